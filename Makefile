@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both create .venv and install into it first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEV_ENV := DEBUG=true
+ADMIN_USER ?= admin
+ADMIN_PASSWORD ?= admin
+
+.PHONY: install run test lint format check migrate worker beat clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## Serve the product on http://127.0.0.1:8000 on the embedded default (SQLite, in-process tasks, console SMS/WhatsApp).
+run: install
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEV_ENV) DJANGO_SUPERUSER_USERNAME=$(ADMIN_USER) DJANGO_SUPERUSER_PASSWORD=$(ADMIN_PASSWORD) \
+		$(BIN)/python manage.py ensure_superuser
+	@echo "Admin: http://127.0.0.1:8000/admin/ (user '$(ADMIN_USER)', password '$(ADMIN_PASSWORD)'); API docs: http://127.0.0.1:8000/api/docs"
+	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## The whole test suite, on PostgreSQL and Redis when they can be reached (DATABASE_URL / REDIS_URL or local defaults).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: install
+	$(DEV_ENV) $(BIN)/celery -A contactcenter worker --loglevel INFO
+
+beat: install
+	$(DEV_ENV) $(BIN)/celery -A contactcenter beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""The Celery app: configuration from Django settings (CELERY_*), tasks from every app, and the request id carried
+from the web request that enqueued a task into the task's own log lines."""
+
+import os
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+
+app = Celery("contactcenter")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@signals.before_task_publish.connect
+def _attach_request_id(headers=None, **_):
+    from contactcenter.common.context import current_request_id
+
+    request_id = current_request_id()
+    if headers is not None and request_id:
+        headers.setdefault("request_id", request_id)
+
+
+@signals.task_prerun.connect
+def _restore_request_id(task=None, **_):
+    from contactcenter.common.context import new_request_id, request_id_var
+
+    request_id = getattr(task.request, "request_id", None) if task else None
+    task.request.__dict__["_request_id_token"] = request_id_var.set(request_id or new_request_id())
+
+
+@signals.task_postrun.connect
+def _clear_request_id(task=None, **_):
+    from contactcenter.common.context import request_id_var
+
+    token = task.request.__dict__.pop("_request_id_token", None) if task else None
+    if token is not None:
+        try:
+            request_id_var.reset(token)
+        except ValueError:
+            request_id_var.set(None)
+
+
+@signals.setup_logging.connect
+def _use_django_logging(**_):
+    # Django's LOGGING (JSON, scrubbed) is configured by django.setup(); Celery must not install its own handlers.
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

@@ -1,0 +1,130 @@
+"""One error shape for every 4xx/5xx under /api/ and /webhooks/:
+
+    {"type": "client_error" | "validation_error" | "server_error",
+     "errors": [{"code": "...", "detail": "...", "attr": null | "field"}]}
+
+DRF views get it from drf-standardized-errors (with ApplicationError mapped in); plain Django views and the 404/500
+handlers build it with `error_response`.
+"""
+
+from django.http import JsonResponse
+from drf_standardized_errors.handler import ExceptionHandler
+from rest_framework.exceptions import APIException
+
+
+class ApplicationError(Exception):
+    """A business rule refused the request. Services raise it; the API turns it into the standard error body."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str = "invalid",
+        status: int | None = None,
+        attr: str | None = None,
+        headers: dict | None = None,
+    ):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+        self.attr = attr
+        self.headers = headers or {}
+        if status is not None:
+            self.status_code = status
+
+
+def error_type_for(status: int) -> str:
+    return "server_error" if status >= 500 else "client_error"
+
+
+def error_body(status: int, code: str, detail: str, attr: str | None = None, error_type: str | None = None) -> dict:
+    return {"type": error_type or error_type_for(status), "errors": [{"code": code, "detail": detail, "attr": attr}]}
+
+
+def error_response(
+    status: int,
+    code: str,
+    detail: str,
+    attr: str | None = None,
+    headers: dict | None = None,
+    error_type: str | None = None,
+) -> JsonResponse:
+    response = JsonResponse(error_body(status, code, detail, attr, error_type), status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+class _ApplicationAPIException(APIException):
+    def __init__(self, exc: ApplicationError):
+        super().__init__(detail=exc.detail, code=exc.code)
+        self.status_code = exc.status_code
+        self.attr = exc.attr
+
+
+class ContactCenterExceptionHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc):
+        if isinstance(exc, ApplicationError):
+            return _ApplicationAPIException(exc)
+        return super().convert_known_exceptions(exc)
+
+    def format_exception(self, exc):
+        data = super().format_exception(exc)
+        attr = getattr(exc, "attr", None)
+        if attr and data.get("errors"):
+            for error in data["errors"]:
+                error["attr"] = error.get("attr") or attr
+        return data
+
+    def get_response(self, exc, data):
+        response = super().get_response(exc, data)
+        original = getattr(self, "_original_exc", None)
+        for name, value in getattr(original, "headers", {}).items():
+            response[name] = value
+        return response
+
+    def run(self):
+        self._original_exc = self.exc
+        return super().run()
+
+
+def exception_handler(exc, context):
+    return ContactCenterExceptionHandler(exc, context).run()
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith(("/api/", "/webhooks/"))
+
+
+def json_or_default_404(request, exception=None):
+    if _wants_json(request):
+        return error_response(404, "not_found", "Not found.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_or_default_500(request):
+    if _wants_json(request):
+        return error_response(500, "error", "A server error occurred.")
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def json_or_default_400(request, exception=None):
+    if _wants_json(request):
+        return error_response(400, "bad_request", "Bad request.")
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def json_or_default_403(request, exception=None):
+    if _wants_json(request):
+        return error_response(403, "permission_denied", "You do not have permission to perform this action.")
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)

@@ -1,0 +1,364 @@
+"""Settings for the contact center backend, all read from the environment (django-environ).
+
+Every variable is listed with a comment in `.env.example`. With `DEBUG` on and nothing else set the product runs on an
+embedded default: SQLite, Celery tasks in-process and console backends for SMS and WhatsApp. With `DEBUG` off every
+required variable must be set; `validate_production_settings` names the ones missing.
+"""
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+CI = env.bool("CI", default=False)
+
+_missing: list[str] = []
+
+
+def _required(name: str, dev_default: str) -> str:
+    """A variable that production must set; development falls back to `dev_default`."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if not DEBUG:
+        _missing.append(name)
+    return dev_default
+
+
+def _csv(name: str) -> list[str]:
+    return [item.strip() for item in env.str(name, default="").split(",") if item.strip()]
+
+
+SECRET_KEY = _required("SECRET_KEY", "django-insecure-development-only-key-0123456789abcdefghijklmnopqrstuvwxyz")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Applications -------------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_standardized_errors",
+    "contactcenter.common",
+    "audit",
+    "interactions",
+    "otp",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "contactcenter.common.middleware.RequestIdMiddleware",
+    "contactcenter.common.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "contactcenter.urls"
+WSGI_APPLICATION = "contactcenter.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else {}}
+if not DATABASES["default"]:
+    if not DEBUG:
+        _missing.append("DATABASE_URL")
+    DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
+# Web and worker processes reuse their connections; health checks drop a connection the server closed.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", 3))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis and Celery ---------------------------------------------------------------------------------------------
+REDIS_HOST = env.str("REDIS_HOST", default="")
+REDIS_PORT = env.int("REDIS_PORT", default=6379)
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")
+if env.str("REDIS_URL", default=""):
+    REDIS_URL = env.str("REDIS_URL")
+elif REDIS_HOST:
+    _auth = f":{REDIS_PASSWORD}@" if REDIS_PASSWORD else ""
+    REDIS_URL = f"redis://{_auth}{REDIS_HOST}:{REDIS_PORT}/0"
+else:
+    REDIS_URL = ""
+    if not DEBUG:
+        _missing.append("REDIS_URL (or REDIS_HOST)")
+
+# The longest countdown or retry delay any task may ask for; the broker's visibility timeout must exceed it, or Redis
+# would hand a delayed task to a second worker before its time (tests assert the relation).
+CELERY_MAX_TASK_DELAY_SECONDS = 15 * 60
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=100)
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * 60 * 60,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+}
+# Publishing from a web request: a short timeout and two quick retries, never a hang when Redis is down. A message
+# that could not be enqueued stays `queued` in the database and the sweeper enqueues it later.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
+# Tests and benchmarks that run several workers side by side give each its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Cache (rate limits, throttles) ------------------------------------------------------------------------------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Auth, i18n, static -------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# WhiteNoise serves the admin's and Swagger's static files from the installed apps, so a Procfile deployment works
+# without a collectstatic step (the Docker image runs collectstatic anyway).
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+# Post-call audio arrives as one JSON body with base64 MP3 inside; allow it, and nothing larger.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 * 1024 * 1024)
+
+# --- Security -----------------------------------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = env.list(
+    "SILENCED_SYSTEM_CHECKS", default=["security.W021"] if not SECURE_HSTS_PRELOAD else []
+)
+
+# --- REST framework and OpenAPI -----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Contact Center API",
+    "DESCRIPTION": "Back office and API of the bank's contact center: interactions across voice, WhatsApp and SMS, "
+    "one-time passcodes, and the provider webhooks that feed them.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
+        "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
+        "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
+        "ErrorCode401Enum": "drf_standardized_errors.openapi_serializers.ErrorCode401Enum.choices",
+        "ErrorCode403Enum": "drf_standardized_errors.openapi_serializers.ErrorCode403Enum.choices",
+        "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
+        "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
+        "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
+        "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
+        "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
+        "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+    ],
+}
+
+# --- Providers ----------------------------------------------------------------------------------------------------
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+
+ELEVENLABS_PROVIDER_NAME = env.str("ELEVENLABS_PROVIDER_NAME", default="elevenlabs")
+ELEVENLABS_WEBHOOK_TOKENS = _csv("ELEVENLABS_WEBHOOK_TOKEN")
+ELEVENLABS_WEBHOOK_SECRETS = _csv("ELEVENLABS_WEBHOOK_SECRET")
+ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
+ELEVENLABS_API_BASE_URL = env.str("ELEVENLABS_API_BASE_URL", default="https://api.elevenlabs.io").rstrip("/")
+ELEVENLABS_SIGNATURE_MODE = env.str("ELEVENLABS_SIGNATURE_MODE", default="enforce")
+
+BUILDERBOT_WEBHOOK_TOKENS = _csv("BUILDERBOT_WEBHOOK_TOKEN")
+BUILDERBOT_API_URL = env.str("BUILDERBOT_API_URL", default="https://app.builderbot.cloud").rstrip("/")
+BUILDERBOT_API_KEY = env.str("BUILDERBOT_API_KEY", default="")
+BUILDERBOT_PROJECT_ID = env.str("BUILDERBOT_PROJECT_ID", default="")
+
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
+TWILIO_WEBHOOK_TOKENS = _csv("TWILIO_WEBHOOK_TOKEN")
+TWILIO_SIGNATURE_MODE = env.str("TWILIO_SIGNATURE_MODE", default="enforce")
+
+# Which backend delivers each channel: `auto` picks the provider when its credentials are set, else the console
+# backend (development only); `console` forces the console backend.
+SMS_BACKEND = env.str("SMS_BACKEND", default="auto")
+WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="auto")
+
+# --- OTP and PII --------------------------------------------------------------------------------------------------
+OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+OTP_RATE_LIMIT_WINDOW_SECONDS = env.int("OTP_RATE_LIMIT_WINDOW_SECONDS", default=900)
+OTP_RATE_LIMIT_MAX = env.int("OTP_RATE_LIMIT_MAX", default=3)
+OTP_CODE_LENGTH = env.int("OTP_CODE_LENGTH", default=6)
+OTP_MIN_INTERVAL_SECONDS = env.int("OTP_MIN_INTERVAL_SECONDS", default=0)
+OTP_ALLOWED_COUNTRIES = _csv("OTP_ALLOWED_COUNTRIES")
+OTP_HASH_KEY = env.str("OTP_HASH_KEY", default="") or hashlib.sha256(f"otp:{SECRET_KEY}".encode()).hexdigest()
+
+PII_MASKING_ENABLED = env.bool("PII_MASKING_ENABLED", default=True)
+# Keyed hash of phone numbers, kept for matching after a number is redacted.
+PII_HASH_KEY = env.str("PII_HASH_KEY", default="") or hashlib.sha256(f"pii:{SECRET_KEY}".encode()).hexdigest()
+
+# --- Logging ------------------------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "contactcenter.common.logging.RequestIdFilter"},
+        "scrub": {"()": "contactcenter.common.logging.ScrubFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "contactcenter.common.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id", "scrub"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # One line per request comes from our own middleware; Django's duplicates are silenced.
+        "django.request": {"level": "ERROR"},
+        "celery": {"level": "INFO"},
+    },
+}
+
+
+def validate_production_settings() -> None:
+    """In production, one clear error naming every variable that is missing or half-configured."""
+    if DEBUG:
+        return
+    problems = list(_missing)
+    if not (ELEVENLABS_WEBHOOK_TOKENS or ELEVENLABS_WEBHOOK_SECRETS):
+        problems.append("ELEVENLABS_WEBHOOK_TOKEN (or ELEVENLABS_WEBHOOK_SECRET)")
+    if not BUILDERBOT_WEBHOOK_TOKENS:
+        problems.append("BUILDERBOT_WEBHOOK_TOKEN")
+    if not (TWILIO_WEBHOOK_TOKENS or TWILIO_AUTH_TOKEN):
+        problems.append("TWILIO_WEBHOOK_TOKEN (or TWILIO_AUTH_TOKEN for signatures)")
+    if SMS_BACKEND != "console":
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+            if not globals()[name]:
+                problems.append(name)
+        if not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):
+            problems.append("TWILIO_FROM_NUMBER (or TWILIO_MESSAGING_SERVICE_SID)")
+    if WHATSAPP_BACKEND != "console":
+        for name in ("BUILDERBOT_API_KEY", "BUILDERBOT_PROJECT_ID"):
+            if not globals()[name]:
+                problems.append(name)
+    for name, value in (
+        ("ELEVENLABS_SIGNATURE_MODE", ELEVENLABS_SIGNATURE_MODE),
+        ("TWILIO_SIGNATURE_MODE", TWILIO_SIGNATURE_MODE),
+    ):
+        if value not in ("enforce", "log_only"):
+            problems.append(f"{name} (must be 'enforce' or 'log_only', got {value!r})")
+    if problems:
+        raise ImproperlyConfigured(
+            "Production settings (DEBUG is off) are missing or half-configured: " + ", ".join(problems) + ". "
+            "Set them in the environment (see .env.example), or set DEBUG=true for local development."
+        )
+
+
+validate_production_settings()

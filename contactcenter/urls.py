@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from contactcenter.common.health import HealthView
+
+handler400 = "contactcenter.common.errors.json_or_default_400"
+handler403 = "contactcenter.common.errors.json_or_default_403"
+handler404 = "contactcenter.common.errors.json_or_default_404"
+handler500 = "contactcenter.common.errors.json_or_default_500"
+
+urlpatterns = [
+    path("api/health", HealthView.as_view(), name="health"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/", include("interactions.api.urls")),
+    path("api/", include("otp.api.urls")),
+    path("api/", include("audit.api.urls")),
+    path("webhooks/", include("webhooks.urls")),
+    path("admin/", admin.site.urls),
+]

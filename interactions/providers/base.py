@@ -1,0 +1,46 @@
+"""Our own records for what providers send us and what we send them, and the errors of an outbound send."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a send backend needs. `body` may hold an OTP code: backends must never log it."""
+
+    message_id: str
+    channel: str
+    to_phone: str
+    body: str
+    media_url: str = ""
+    is_sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str | None
+    # Our status word after the provider accepted the message (`sent` when it took it, `queued` if it queued it).
+    status: str = "sent"
+    provider_status: str = ""
+    raw: dict = field(default_factory=dict)
+
+
+class SendError(Exception):
+    def __init__(self, detail: str, *, code: str = "", http_status: int | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = str(code or "")
+        self.http_status = http_status
+
+
+class TransientSendError(SendError):
+    """Worth retrying: timeouts, connection errors, 429, 5xx."""
+
+    def __init__(
+        self, detail: str, *, code: str = "", http_status: int | None = None, retry_after: float | None = None
+    ):
+        super().__init__(detail, code=code, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """Will fail again: invalid number, unsubscribed recipient, region not enabled, bad credentials."""

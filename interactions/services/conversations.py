@@ -1,0 +1,66 @@
+"""Interactions as conversations: finding the customer's open one, or opening a new one."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contactcenter.common.db import advisory_xact_lock
+
+from ..models import Channel, Interaction, InteractionStatus
+
+# A WhatsApp or SMS exchange with a customer continues the same interaction while it is open and active this recently.
+CONVERSATION_IDLE_TIMEOUT = timedelta(hours=24)
+OPEN_STATUSES = (InteractionStatus.OPEN, InteractionStatus.IN_PROGRESS)
+
+
+def channel_provider(channel: str) -> str:
+    return {Channel.SMS: "twilio", Channel.WHATSAPP: "builderbot"}.get(channel, "")
+
+
+def interaction_open_or_continue(
+    *,
+    channel: str,
+    phone: str,
+    provider: str,
+    direction: str,
+    at: datetime | None = None,
+) -> tuple[Interaction, bool]:
+    """The customer's open interaction on this channel if it was active within the idle timeout, else a new one.
+
+    Serialised per (channel, phone) with an advisory lock so that two messages arriving together share one
+    interaction. Returns (interaction, created)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        advisory_xact_lock(f"interaction:{channel}:{phone}")
+        existing = (
+            Interaction.objects.filter(
+                channel=channel,
+                customer_phone=phone,
+                status__in=OPEN_STATUSES,
+                last_activity_at__gte=at - CONVERSATION_IDLE_TIMEOUT,
+            )
+            .order_by("-last_activity_at")
+            .first()
+        )
+        if existing:
+            return existing, False
+        interaction = Interaction.objects.create(
+            channel=channel,
+            direction=direction,
+            customer_phone=phone,
+            provider=provider,
+            status=InteractionStatus.OPEN,
+            started_at=at,
+            last_activity_at=at,
+        )
+        return interaction, True
+
+
+def interaction_touch(*, interaction_id, at: datetime | None = None) -> None:
+    """Move `last_activity_at` forward (never back)."""
+    at = at or timezone.now()
+    Interaction.objects.filter(pk=interaction_id).filter(
+        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=at)
+    ).update(last_activity_at=at, updated_at=timezone.now())

@@ -1,0 +1,152 @@
+"""Messages: recording outbound ones for delivery and moving statuses forward."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import Actor, audit_log_record
+from contactcenter.common.errors import ApplicationError
+from contactcenter.common.pii import InvalidPhoneNumber, phone_mask, phone_normalize
+from contactcenter.common.tasks import enqueue_on_commit
+
+from ..models import MESSAGE_STATUS_RANK, Channel, Direction, Interaction, Message, MessageStatus
+from .conversations import channel_provider, interaction_open_or_continue, interaction_touch
+
+logger = logging.getLogger(__name__)
+
+_STATUS_TIMESTAMP_FIELD = {
+    MessageStatus.SENT: "sent_at",
+    MessageStatus.DELIVERED: "delivered_at",
+    MessageStatus.READ: "read_at",
+    MessageStatus.UNDELIVERED: "failed_at",
+    MessageStatus.FAILED: "failed_at",
+    MessageStatus.RECEIVED: "received_at",
+}
+
+
+@dataclass(frozen=True)
+class MessageStatusChange:
+    applied: bool
+    message: Message | None
+
+
+def message_status_apply(
+    *,
+    status: str,
+    message_id=None,
+    provider_message_id: str | None = None,
+    at: datetime | None = None,
+    provider_status: str = "",
+    error_code: str = "",
+    error_message: str = "",
+) -> MessageStatusChange:
+    """Move a message to `status` only if that is a step forward (see MESSAGE_STATUS_RANK).
+
+    One conditional UPDATE, so concurrent and out-of-order callbacks can never move a status back. Returns whether
+    the change was applied and the message (None when no message has that id)."""
+    if status not in MESSAGE_STATUS_RANK:
+        raise ValueError(f"unknown message status {status!r}")
+    at = at or timezone.now()
+    lookup = Q(pk=message_id) if message_id else Q(provider_message_id=provider_message_id)
+    lower = [s for s, rank in MESSAGE_STATUS_RANK.items() if rank < MESSAGE_STATUS_RANK[status]]
+    fields = {"status": status, "status_changed_at": at, "updated_at": timezone.now()}
+    if provider_status:
+        fields["provider_status"] = provider_status[:32]
+    timestamp_field = _STATUS_TIMESTAMP_FIELD.get(status)
+    if timestamp_field:
+        fields[timestamp_field] = at
+    if error_code or error_message:
+        fields["error_code"] = str(error_code)[:32]
+        fields["error_message"] = str(error_message)[:500]
+    with transaction.atomic():
+        updated = Message.objects.filter(lookup, status__in=lower).update(**fields)
+        message = Message.objects.filter(lookup).first()
+        if updated and message:
+            # Steps skipped by out-of-order callbacks still get a time (a `delivered` implies it was `sent`).
+            if status in (MessageStatus.DELIVERED, MessageStatus.READ) and not message.sent_at:
+                Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=at)
+                message.sent_at = at
+            interaction_touch(interaction_id=message.interaction_id, at=at)
+    return MessageStatusChange(applied=bool(updated), message=message)
+
+
+def message_send(
+    *,
+    channel: str,
+    body: str,
+    interaction: Interaction | None = None,
+    phone: str | None = None,
+    media_url: str = "",
+    purpose: str = "",
+    is_sensitive: bool = False,
+    actor: Actor | None = None,
+) -> Message:
+    """Record an outbound message as `queued` and enqueue its delivery once the caller's transaction commits.
+
+    Give an interaction (the message goes to its customer, on its channel) or a phone and a channel (the customer's
+    open interaction on that channel continues, or a new outbound one is opened)."""
+    if channel not in (Channel.SMS, Channel.WHATSAPP):
+        raise ApplicationError("Messages can only be sent by SMS or WhatsApp.", code="invalid_channel", attr="channel")
+    body = (body or "").strip()
+    if not body and not media_url:
+        raise ApplicationError("A message needs a body or a media URL.", code="empty_message", attr="body")
+    if media_url and channel != Channel.WHATSAPP:
+        raise ApplicationError("Media can only be sent by WhatsApp.", code="media_not_supported", attr="media_url")
+    if len(body) > 1600:
+        raise ApplicationError("The body is longer than 1600 characters.", code="body_too_long", attr="body")
+    now = timezone.now()
+    with transaction.atomic():
+        if interaction is None:
+            try:
+                e164 = phone_normalize(phone)
+            except InvalidPhoneNumber as exc:
+                raise ApplicationError(
+                    "Enter a phone number in E.164 format.", code="invalid_phone", attr="phone"
+                ) from exc
+            interaction, _ = interaction_open_or_continue(
+                channel=channel, phone=e164, provider=channel_provider(channel), direction=Direction.OUTBOUND, at=now
+            )
+        else:
+            if interaction.channel != channel:
+                raise ApplicationError(
+                    "The interaction is on another channel.", code="channel_mismatch", attr="channel"
+                )
+            if not interaction.customer_phone or "*" in interaction.customer_phone:
+                raise ApplicationError("The interaction has no customer number to write to.", code="no_customer_phone")
+            e164 = interaction.customer_phone
+        message = Message.objects.create(
+            interaction=interaction,
+            channel=channel,
+            direction=Direction.OUTBOUND,
+            status=MessageStatus.QUEUED,
+            to_phone=e164,
+            body=body,
+            media_url=media_url,
+            provider=channel_provider(channel),
+            purpose=purpose,
+            is_sensitive=is_sensitive,
+            queued_at=now,
+            status_changed_at=now,
+        )
+        interaction_touch(interaction_id=interaction.pk, at=now)
+        if actor is not None:
+            audit_log_record(
+                actor=actor,
+                action="message.queued",
+                target_type="message",
+                target_id=message.pk,
+                data={
+                    "channel": channel,
+                    "to": phone_mask(e164),
+                    "interaction": str(interaction.pk),
+                    "purpose": purpose,
+                },
+            )
+        from ..tasks import message_deliver_task
+
+        enqueue_on_commit(message_deliver_task, str(message.pk))
+    return message

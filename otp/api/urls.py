@@ -1,0 +1,3 @@
+app_name = "otp-api"
+
+urlpatterns: list = []

@@ -1,0 +1,68 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from interactions.models import Interaction, Message
+
+
+class OtpStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    EXPIRED = "expired", _("Expired")
+    MAX_ATTEMPTS = "max_attempts", _("Max attempts")
+    CANCELED = "canceled", _("Canceled")
+    FAILED = "failed", _("Failed")
+
+
+class OtpChallenge(models.Model):
+    """A one-time passcode sent to a phone for one purpose. Only an HMAC of the code is stored (`code_hash`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone = models.CharField(_("phone"), max_length=32)
+    phone_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    purpose = models.CharField(_("purpose"), max_length=32)
+    code_hash = models.CharField(max_length=128, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=OtpStatus.choices, default=OtpStatus.PENDING)
+    attempts = models.PositiveIntegerField(_("wrong attempts"), default=0)
+    max_attempts = models.PositiveIntegerField(_("max attempts"))
+    expires_at = models.DateTimeField(_("expires at"))
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    # HMAC of a canonical form of the transaction `context` (amount, payee…) the code is bound to, if any.
+    context_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
+    message = models.ForeignKey(
+        Message, verbose_name=_("SMS"), null=True, blank=True, on_delete=models.SET_NULL, related_name="otp_challenges"
+    )
+    interaction = models.ForeignKey(
+        Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="otp_challenges"
+    )
+    # The voice conversation the challenge was sent for (ElevenLabs server tools), if any.
+    conversation_id = models.CharField(_("conversation id"), max_length=128, blank=True, default="")
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("OTP challenge")
+        verbose_name_plural = _("OTP challenges")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=OtpStatus.values), name="otp_status_valid"),
+            # At most one pending challenge per phone and purpose: a new one must cancel the old in its transaction.
+            models.UniqueConstraint(
+                fields=["phone", "purpose"], condition=Q(status="pending"), name="otp_one_pending_per_phone_purpose"
+            ),
+            models.CheckConstraint(condition=Q(attempts__lte=models.F("max_attempts")), name="otp_attempts_bounded"),
+        ]
+        indexes = [
+            models.Index(fields=["phone", "purpose", "-created_at"], name="otp_phone_purpose_idx"),
+            models.Index(fields=["status", "expires_at"], name="otp_status_expiry_idx"),
+            models.Index(fields=["-created_at"], name="otp_created_idx"),
+            models.Index(fields=["conversation_id"], name="otp_conversation_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"OTP {self.purpose} {self.status} {self.id}"

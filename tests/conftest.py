@@ -1,0 +1,23 @@
+import os
+
+import pytest
+
+
+def pytest_report_header(config):
+    lines = []
+    if os.environ.get("CC_TEST_POSTGRES") == "0":
+        lines.append("PostgreSQL cannot be reached: running on SQLite, tests marked 'postgres' are skipped.")
+    if os.environ.get("CC_TEST_REDIS") == "0":
+        lines.append("Redis cannot be reached: tasks run in-process, tests marked 'redis' are skipped.")
+    return lines
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = {
+        "postgres": os.environ.get("CC_TEST_POSTGRES") == "0",
+        "redis": os.environ.get("CC_TEST_REDIS") == "0",
+    }
+    for item in items:
+        for marker, is_missing in missing.items():
+            if is_missing and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=f"needs {marker}, which cannot be reached (outside CI)"))

@@ -1,0 +1,62 @@
+import json
+import logging
+
+from contactcenter.common.logging import JsonFormatter, RequestIdFilter, ScrubFilter
+from contactcenter.common.pii import phone_mask, phone_normalize
+
+
+def _render(message, *args, **extra) -> dict:
+    record = logging.LogRecord("test", logging.INFO, __file__, 1, message, args, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    assert ScrubFilter().filter(record)
+    RequestIdFilter().filter(record)
+    return json.loads(JsonFormatter("%(message)s").format(record))
+
+
+def test_phone_numbers_in_messages_are_masked():
+    line = _render("sending to +5215512345678 and 5491112345678 now")
+    assert "5512345678" not in json.dumps(line)
+    assert "+52*******5678" in line["message"]
+    assert "1112345678" not in line["message"]
+
+
+def test_phone_numbers_in_format_arguments_are_masked():
+    line = _render("customer %s called", "+14155550100")
+    assert "4155550100" not in json.dumps(line)
+
+
+def test_sensitive_extra_fields_are_redacted():
+    line = _render(
+        "otp",
+        code="123456",
+        token="abc",
+        secret="s3",
+        password="pw",
+        auth_token="t",
+        status_code=200,
+        error_code="30003",
+    )
+    for key in ("code", "token", "secret", "password", "auth_token"):
+        assert line[key] == "[REDACTED]"
+    assert line["status_code"] == 200
+    assert line["error_code"] == "30003"
+    assert "123456" not in json.dumps(line)
+
+
+def test_nested_extra_data_is_scrubbed():
+    line = _render("payload", data={"From": "+14155550100", "nested": {"api_key": "k-1"}})
+    dumped = json.dumps(line)
+    assert "4155550100" not in dumped and "k-1" not in dumped
+
+
+def test_secrets_inside_text_are_redacted():
+    line = _render("GET /webhooks/twilio/sms/status?token=supersecret and code=654321")
+    assert "supersecret" not in line["message"] and "654321" not in line["message"]
+
+
+def test_phone_helpers():
+    assert phone_normalize("5491112345678@s.whatsapp.net") == "+5491112345678"
+    assert phone_normalize("whatsapp:+14155550100") == "+14155550100"
+    assert phone_normalize("+52 1 55 1234 5678") == "+5215512345678"
+    assert phone_mask("+5215512344321") == "+52*******4321"
