@@ -23,10 +23,13 @@ def _attach_request_id(headers=None, **_):
 
 @signals.task_prerun.connect
 def _restore_request_id(task=None, **_):
-    from contactcenter.common.context import new_request_id, request_id_var
+    from contactcenter.common.context import current_request_id, new_request_id, request_id_var
 
+    # From the publishing request's header; in eager mode the task runs inside that request and keeps its id.
     request_id = getattr(task.request, "request_id", None) if task else None
-    task.request.__dict__["_request_id_token"] = request_id_var.set(request_id or new_request_id())
+    task.request.__dict__["_request_id_token"] = request_id_var.set(
+        request_id or current_request_id() or new_request_id()
+    )
 
 
 @signals.task_postrun.connect
