@@ -98,6 +98,7 @@ class Interaction(models.Model):
         verbose_name = _("interaction")
         verbose_name_plural = _("interactions")
         ordering = ["-created_at", "-id"]
+        permissions = [("view_pii", _("Can see customers' unmasked phone numbers"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "external_id"],

@@ -8,6 +8,7 @@ from django.utils import timezone
 from ..models import Channel, Message, MessageStatus
 from ..providers.base import OutboundMessage, PermanentSendError, TransientSendError
 from ..providers.console import ConsoleBackend
+from ..signals import message_provider_id_assigned
 from .messages import message_status_apply
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ def message_deliver(*, message_id) -> str:
         Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(status=MessageStatus.QUEUED)
         raise
     Message.objects.filter(pk=message_id).update(provider_message_id=result.provider_message_id)
+    if result.provider_message_id:
+        message_provider_id_assigned.send(
+            sender=Message, message_id=message.pk, provider_message_id=result.provider_message_id
+        )
     message_status_apply(
         message_id=message.pk,
         status=result.status if result.status != "queued" else "sending",

@@ -14,6 +14,7 @@ from contactcenter.common.pii import InvalidPhoneNumber, phone_mask, phone_norma
 from contactcenter.common.tasks import enqueue_on_commit
 
 from ..models import MESSAGE_STATUS_RANK, Channel, Direction, Interaction, Message, MessageStatus
+from ..signals import message_status_changed
 from .conversations import channel_provider, interaction_open_or_continue, interaction_touch
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def message_status_apply(
         fields["error_code"] = str(error_code)[:32]
         fields["error_message"] = str(error_message)[:500]
     with transaction.atomic():
+        previous = Message.objects.filter(lookup).values_list("status", flat=True).first()
         updated = Message.objects.filter(lookup, status__in=lower).update(**fields)
         message = Message.objects.filter(lookup).first()
         if updated and message:
@@ -71,6 +73,12 @@ def message_status_apply(
                 Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=at)
                 message.sent_at = at
             interaction_touch(interaction_id=message.interaction_id, at=at)
+            message_id_committed = message.pk
+            transaction.on_commit(
+                lambda: message_status_changed.send(
+                    sender=Message, message_id=message_id_committed, status=status, previous_status=previous
+                )
+            )
     return MessageStatusChange(applied=bool(updated), message=message)
 
 

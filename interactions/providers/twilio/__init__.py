@@ -1,0 +1,1 @@
+"""Twilio Programmable Messaging: send (client), status words (statuses), error codes (errors), callbacks."""
