@@ -13,6 +13,8 @@ class OutboundMessage:
     body: str
     media_url: str = ""
     is_sensitive: bool = False
+    # Seconds after which the provider should drop the message rather than deliver it late (OTP codes); 0: its default.
+    validity_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,32 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Will fail again: invalid number, unsubscribed recipient, region not enabled, bad credentials."""
+
+
+class UncertainSendError(TransientSendError):
+    """The request may have reached the provider (a read timeout, a dropped connection, a 5xx on create): the message
+    may exist there. Before sending again, ask the provider (`lookup`) whether it has it."""
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """A message's status as the provider reports it now (reconciliation)."""
+
+    provider_message_id: str
+    provider_status: str
+    error_code: str = ""
+    error_message: str = ""
+
+
+def request_never_sent(exc: Exception) -> bool:
+    """True when an HTTP call failed before the request left (refused connection, DNS failure, connect timeout), so
+    the provider cannot have acted on it; False for read timeouts and dropped connections, which may have."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        reason = getattr(exc.args[0], "reason", exc.args[0])
+        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+    return False

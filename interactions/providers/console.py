@@ -13,6 +13,7 @@ logger = logging.getLogger("contactcenter.console_backend")
 
 class ConsoleBackend:
     name = "console"
+    supports_lookup = False
 
     def send(self, message: OutboundMessage) -> SendResult:
         logger.info(

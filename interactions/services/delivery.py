@@ -1,17 +1,55 @@
-"""Delivering a queued outbound message through its channel's backend."""
+"""Delivering queued outbound messages through their channel's backend, and recovering the ones whose wake-up call
+was lost (the sweeper).
+
+The Message row is the source of truth; a task is only a wake-up call, and running it twice is harmless:
+- a delivery starts by claiming the row (`queued` → `sending`) with one conditional UPDATE, so only one worker sends;
+- a transient error puts the row back to `queued` and asks for a retry later (exponential backoff, jitter, a cap);
+- a permanent error marks it `failed` with the provider's code at once;
+- an error after which the provider may still have created the message (read timeout, dropped connection, 5xx)
+  puts it back to `queued` marked `send_uncertain`: the next attempt first asks the provider for it (`lookup`) and
+  adopts it if found, and sends only if not;
+- a worker killed in the middle of a send leaves the row `sending` without a provider id; once that is older than
+  any send could last (`MESSAGE_SENDING_TIMEOUT_SECONDS`, above the task time limit) the sweeper treats it like an
+  uncertain send.
+"""
 
 import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from ..models import Channel, Message, MessageStatus
-from ..providers.base import OutboundMessage, PermanentSendError, TransientSendError
+from contactcenter.common.tasks import enqueue_on_commit
+
+from ..models import Channel, Direction, Message, MessageStatus
+from ..providers.base import (
+    OutboundMessage,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+    UncertainSendError,
+)
 from ..providers.console import ConsoleBackend
 from ..signals import message_provider_id_assigned
 from .messages import message_status_apply
 
 logger = logging.getLogger(__name__)
+
+# What the body of a sensitive message (an OTP code) becomes once the provider has it, or once it failed.
+SENSITIVE_BODY_REDACTED = "[one-time code removed after sending]"
+# `error_code` of a queued message whose previous attempt may have reached the provider.
+SEND_UNCERTAIN = "send_uncertain"
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    # sent | skipped | failed | retry
+    outcome: str
+    retry_in: float | None = None
 
 
 def delivery_backend_for(channel: str):
@@ -30,45 +68,332 @@ def delivery_backend_for(channel: str):
     return ConsoleBackend()
 
 
-def message_deliver(*, message_id) -> str:
-    """Send one queued message. Claims it (`queued` → `sending`) with a conditional UPDATE, so a second task for the
-    same message does nothing. Returns what happened: `sent`, `skipped`, `failed` or `retry`."""
-    now = timezone.now()
-    claimed = Message.objects.filter(
-        pk=message_id, status=MessageStatus.QUEUED, provider_message_id__isnull=True
-    ).update(status=MessageStatus.SENDING, last_attempt_at=now, updated_at=now)
-    if not claimed:
-        return "skipped"
-    message = Message.objects.get(pk=message_id)
-    Message.objects.filter(pk=message_id).update(send_attempts=message.send_attempts + 1)
-    backend = delivery_backend_for(message.channel)
-    outbound = OutboundMessage(
+def _retry_cap() -> float:
+    return float(min(settings.MESSAGE_RETRY_MAX_DELAY_SECONDS, settings.CELERY_MAX_TASK_DELAY_SECONDS))
+
+
+def _retry_ceiling(attempts: int) -> float:
+    """The longest wait after the `attempts`-th failed attempt: base · 2^(attempts-1), capped."""
+    return min(_retry_cap(), settings.MESSAGE_RETRY_BASE_DELAY_SECONDS * 2 ** max(attempts - 1, 0))
+
+
+def message_retry_delay(*, attempts: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before the next attempt: exponential backoff with jitter (between half and all of the
+    ceiling), at least the provider's Retry-After, never above the cap (<= CELERY_MAX_TASK_DELAY_SECONDS)."""
+    ceiling = _retry_ceiling(attempts)
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after:
+        delay = max(delay, retry_after)
+    return round(min(delay, _retry_cap()), 3)
+
+
+def _outbound(message: Message) -> OutboundMessage:
+    validity = settings.MESSAGE_SENSITIVE_MAX_AGE_SECONDS if message.is_sensitive else 0
+    return OutboundMessage(
         message_id=str(message.pk),
         channel=message.channel,
         to_phone=message.to_phone,
         body=message.body,
         media_url=message.media_url,
         is_sensitive=message.is_sensitive,
+        validity_seconds=validity,
     )
+
+
+def _log(message: Message, outcome: str, **extra) -> None:
+    logger.info(
+        "message_delivery",
+        extra={
+            "message_id": str(message.pk),
+            "channel": message.channel,
+            "outcome": outcome,
+            "attempt": message.send_attempts,
+            **extra,
+        },
+    )
+
+
+def _fail(message: Message, *, code: str, detail: str) -> DeliveryOutcome:
+    with transaction.atomic():
+        message_status_apply(message_id=message.pk, status=MessageStatus.FAILED, error_code=code, error_message=detail)
+        if message.is_sensitive:
+            Message.objects.filter(pk=message.pk).update(body=SENSITIVE_BODY_REDACTED)
+    _log(message, "failed", error_code=code)
+    return DeliveryOutcome("failed")
+
+
+def _retry_later(message: Message, error: TransientSendError, *, uncertain: bool) -> DeliveryOutcome:
+    delay = message_retry_delay(attempts=message.send_attempts, retry_after=error.retry_after)
+    if uncertain:
+        delay = max(delay, float(settings.MESSAGE_UNCERTAIN_RECHECK_SECONDS))
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING, provider_message_id__isnull=True).update(
+        status=MessageStatus.QUEUED,
+        error_code=SEND_UNCERTAIN if uncertain else str(error.code)[:32],
+        error_message=str(error.detail)[:500],
+        updated_at=timezone.now(),
+    )
+    _log(message, "retry", error_code=error.code, uncertain=uncertain, retry_in=delay)
+    return DeliveryOutcome("retry", retry_in=delay)
+
+
+def _accepted(message: Message, result: SendResult, *, backend_name: str) -> DeliveryOutcome:
+    """The provider has the message: keep its id, move the status forward, and drop a sensitive body."""
+    fields = {
+        "provider": backend_name,
+        "provider_status": (result.provider_status or "")[:32],
+        "error_code": "",
+        "error_message": "",
+        "updated_at": timezone.now(),
+    }
+    if message.is_sensitive:
+        fields["body"] = SENSITIVE_BODY_REDACTED
+    provider_id = result.provider_message_id
+    with transaction.atomic():
+        if provider_id:
+            try:
+                with transaction.atomic():
+                    Message.objects.filter(
+                        Q(provider_message_id__isnull=True) | Q(provider_message_id=provider_id), pk=message.pk
+                    ).update(provider_message_id=provider_id, **fields)
+            except IntegrityError:
+                logger.error("message_provider_id_taken", extra={"message_id": str(message.pk)})
+                provider_id = None
+        if not provider_id:
+            Message.objects.filter(pk=message.pk).update(**fields)
+        status = result.status if result.status not in ("queued", "") else MessageStatus.SENDING
+        message_status_apply(message_id=message.pk, status=status, provider_status=result.provider_status)
+        if provider_id:
+            message_pk = message.pk
+            transaction.on_commit(
+                lambda: message_provider_id_assigned.send(
+                    sender=Message, message_id=message_pk, provider_message_id=provider_id
+                )
+            )
+    _log(message, "sent", provider=backend_name)
+    return DeliveryOutcome("sent")
+
+
+def _lookup(backend, message: Message) -> SendResult | None:
+    """The provider's copy of a message an earlier, uncertain attempt may have created (ids we already hold aside)."""
+    found = backend.lookup(_outbound(message), since=message.queued_at or message.created_at)
+    if found and found.provider_message_id:
+        taken = Message.objects.filter(provider_message_id=found.provider_message_id).exclude(pk=message.pk).exists()
+        if taken:
+            return None
+    return found
+
+
+def message_deliver(*, message_id) -> DeliveryOutcome:
+    """Send one queued outbound message. Returns what happened: `sent`, `skipped` (not queued any more, or gone),
+    `failed`, or `retry` with the delay the caller should wait before waking it again."""
+    now = timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, provider_message_id__isnull=True
+    ).update(status=MessageStatus.SENDING, last_attempt_at=now, updated_at=now, send_attempts=F("send_attempts") + 1)
+    if not claimed:
+        return DeliveryOutcome("skipped")
+    message = Message.objects.get(pk=message_id)
+    max_age = settings.MESSAGE_SENSITIVE_MAX_AGE_SECONDS
+    if message.is_sensitive and max_age and message.queued_at and message.queued_at < now - timedelta(seconds=max_age):
+        return _fail(message, code="expired", detail="Not sent: the one-time code expired while it waited.")
+    backend = delivery_backend_for(message.channel)
+    if message.error_code == SEND_UNCERTAIN and getattr(backend, "supports_lookup", False):
+        try:
+            found = _lookup(backend, message)
+        except TransientSendError as exc:
+            return _retry_later(message, exc, uncertain=True)
+        except PermanentSendError as exc:
+            return _fail(message, code=exc.code, detail=exc.detail)
+        if found is not None:
+            return _accepted(message, found, backend_name=backend.name)
+    if message.send_attempts > settings.MESSAGE_MAX_SEND_ATTEMPTS:
+        last = f" Last error: {message.error_message}" if message.error_message else ""
+        return _fail(
+            message,
+            code="retries_exhausted",
+            detail=f"Gave up after {message.send_attempts - 1} attempts.{last}"[:500],
+        )
     try:
-        result = backend.send(outbound)
+        result = backend.send(_outbound(message))
     except PermanentSendError as exc:
-        message_status_apply(
-            message_id=message.pk, status=MessageStatus.FAILED, error_code=exc.code, error_message=exc.detail
+        return _fail(message, code=exc.code, detail=exc.detail)
+    except UncertainSendError as exc:
+        return _retry_later(message, exc, uncertain=True)
+    except TransientSendError as exc:
+        return _retry_later(message, exc, uncertain=False)
+    except Exception as exc:
+        # A bug or an unexpected library error after the request may have left: treat it as an uncertain send.
+        logger.exception("message_delivery_error", extra={"message_id": str(message.pk)})
+        return _retry_later(message, UncertainSendError(f"Unexpected {type(exc).__name__}"), uncertain=True)
+    return _accepted(message, result, backend_name=backend.name)
+
+
+# --- the sweeper ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: int
+    recovered: int
+
+
+def _queued_due(now: datetime) -> Q:
+    """Queued rows whose wake-up call is overdue: never attempted and older than the sweep age, or attempted and past
+    the longest backoff their attempt count allows (so the sweeper never cuts a backoff short)."""
+    sweep_after = timedelta(seconds=settings.MESSAGE_SWEEP_QUEUED_AFTER_SECONDS)
+    due = Q(send_attempts=0, updated_at__lt=now - sweep_after)
+    attempts = 1
+    while _retry_ceiling(attempts) < _retry_cap():
+        wait = max(sweep_after, timedelta(seconds=_retry_ceiling(attempts)))
+        due |= Q(send_attempts=attempts, updated_at__lt=now - wait)
+        attempts += 1
+    due |= Q(send_attempts__gte=attempts, updated_at__lt=now - max(sweep_after, timedelta(seconds=_retry_cap())))
+    return due
+
+
+def message_sweep(*, limit: int | None = None, now: datetime | None = None) -> SweepReport:
+    """Wake up outbound messages whose task was lost.
+
+    1. `sending` without a provider id for longer than any send can last (the worker died mid-send): back to
+       `queued`, marked `send_uncertain`, so the next attempt asks the provider before sending again.
+    2. `queued` rows whose wake-up call is overdue (Redis was down when they committed, a retry could not be
+       published): enqueued again.
+
+    Batches of `limit`; rows are locked with SKIP LOCKED and stamped, so concurrent sweepers split the work and a row
+    is not enqueued again before the sweep age passes."""
+    now = now or timezone.now()
+    limit = limit or settings.MESSAGE_SWEEP_BATCH_SIZE
+    outbound = Message.objects.filter(direction=Direction.OUTBOUND, provider_message_id__isnull=True)
+    stuck_before = now - timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT_SECONDS)
+    from ..tasks import message_deliver_task
+
+    with transaction.atomic():
+        stuck = list(
+            outbound.filter(status=MessageStatus.SENDING, last_attempt_at__lt=stuck_before)
+            .select_for_update(skip_locked=True)
+            .order_by("last_attempt_at")
+            .values_list("pk", flat=True)[:limit]
         )
-        return "failed"
-    except TransientSendError:
-        # Back to `queued` so the retry (or the sweeper) can claim it again.
-        Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(status=MessageStatus.QUEUED)
-        raise
-    Message.objects.filter(pk=message_id).update(provider_message_id=result.provider_message_id)
-    if result.provider_message_id:
-        message_provider_id_assigned.send(
-            sender=Message, message_id=message.pk, provider_message_id=result.provider_message_id
+        recovered = outbound.filter(pk__in=stuck, status=MessageStatus.SENDING).update(
+            status=MessageStatus.QUEUED,
+            error_code=SEND_UNCERTAIN,
+            error_message="The worker stopped during the send; checking with the provider before sending again.",
+            updated_at=now,
         )
-    message_status_apply(
+        due = list(
+            outbound.filter(status=MessageStatus.QUEUED)
+            .filter(_queued_due(now))
+            .exclude(pk__in=stuck)
+            .select_for_update(skip_locked=True)
+            .order_by("updated_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        outbound.filter(pk__in=due).update(updated_at=now)
+        for message_id in [*stuck, *due]:
+            enqueue_on_commit(message_deliver_task, str(message_id))
+    if recovered or due:
+        logger.info("message_sweep", extra={"requeued": len(due), "recovered": recovered})
+    return SweepReport(requeued=len(due), recovered=recovered)
+
+
+# --- the reconciler ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    checked: int
+    moved: int
+    errors: int
+
+
+def _twilio_backend():
+    if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+        return None
+    from ..providers.twilio import TwilioSmsBackend
+
+    return TwilioSmsBackend()
+
+
+def message_reconcile(*, message_id) -> bool:
+    """Fetch an SMS's status from Twilio now and apply it with the forward-only rule of the status webhook.
+    Returns whether the status moved. Raises ApplicationError when Twilio cannot be asked."""
+    from contactcenter.common.errors import ApplicationError
+
+    from ..providers.twilio.statuses import message_status_from_twilio
+
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None or not message.provider_message_id or message.provider != "twilio":
+        return False
+    backend = _twilio_backend()
+    if backend is None:
+        raise ApplicationError("Twilio is not configured.", code="provider_not_configured", status=503)
+    try:
+        remote = backend.fetch(message.provider_message_id)
+    except (TransientSendError, PermanentSendError) as exc:
+        raise ApplicationError(
+            f"Twilio could not be asked: {exc.detail}", code="provider_unavailable", status=502
+        ) from exc
+    status = message_status_from_twilio(remote.provider_status)
+    if status is None:
+        return False
+    change = message_status_apply(
         message_id=message.pk,
-        status=result.status if result.status != "queued" else "sending",
-        provider_status=result.provider_status,
+        status=status,
+        provider_status=remote.provider_status,
+        error_code=remote.error_code if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED) else "",
+        error_message=remote.error_message if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED) else "",
     )
-    return "sent"
+    return change.applied
+
+
+def sms_reconcile_candidates(*, older_than: timedelta, limit: int, now: datetime | None = None):
+    """Twilio SMS stuck in a non-final status (`sending`, `sent`) for longer than `older_than`, not checked within
+    `older_than` either, and not older than SMS_RECONCILE_MAX_AGE_SECONDS (a carrier that never reports is not a
+    failure: after that age we stop asking). Oldest first."""
+    now = now or timezone.now()
+    return (
+        Message.objects.filter(
+            channel=Channel.SMS,
+            direction=Direction.OUTBOUND,
+            provider="twilio",
+            provider_message_id__isnull=False,
+            status__in=(MessageStatus.SENDING, MessageStatus.SENT),
+            status_changed_at__lt=now - older_than,
+            updated_at__lt=now - older_than,
+            created_at__gte=now - timedelta(seconds=settings.SMS_RECONCILE_MAX_AGE_SECONDS),
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def sms_reconcile_run(*, older_than: timedelta, limit: int, dry_run: bool = False) -> ReconcileReport:
+    """One batch of the reconciler. Rows are claimed with SKIP LOCKED and stamped before Twilio is asked (outside the
+    transaction), so concurrent runs never fetch the same message twice in a row."""
+    from contactcenter.common.errors import ApplicationError
+
+    if dry_run:
+        return ReconcileReport(
+            checked=len(list(sms_reconcile_candidates(older_than=older_than, limit=limit))), moved=0, errors=0
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            sms_reconcile_candidates(older_than=older_than, limit=limit, now=now).select_for_update(skip_locked=True)
+        )
+        Message.objects.filter(pk__in=ids).update(updated_at=now)
+    moved = errors = 0
+    for message_id in ids:
+        try:
+            moved += int(message_reconcile(message_id=message_id))
+        except ApplicationError as exc:
+            errors += 1
+            logger.warning("sms_reconcile_error", extra={"message_id": str(message_id), "error": exc.code})
+    if ids:
+        logger.info("sms_reconcile", extra={"checked": len(ids), "moved": moved, "errors": errors})
+    return ReconcileReport(checked=len(ids), moved=moved, errors=errors)
+
+
+def sms_reconcile_stale(*, older_than: timedelta, limit: int) -> int:
+    """The reconciler (beat and `manage.py reconcile_sms`): returns how many messages moved forward."""
+    return sms_reconcile_run(older_than=older_than, limit=limit).moved

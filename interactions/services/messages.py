@@ -158,3 +158,45 @@ def message_send(
 
         enqueue_on_commit(message_deliver_task, str(message.pk))
     return message
+
+
+RESENDABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+
+
+def message_resend(*, message_id, actor: Actor) -> Message:
+    """Queue a failed or undelivered outbound message again, as a new Message with the same body, media and purpose
+    on the same interaction. A message is resent at most once (a resend that fails can itself be resent); sensitive
+    messages (OTP codes) are never resent: their body is gone, and the customer asks for a new code instead."""
+    from audit.models import AuditLog
+
+    with transaction.atomic():
+        original = Message.objects.select_for_update().select_related("interaction").filter(pk=message_id).first()
+        if original is None:
+            raise ApplicationError("No such message.", code="not_found", status=404)
+        if original.direction != Direction.OUTBOUND or original.status not in RESENDABLE_STATUSES:
+            raise ApplicationError(
+                "Only a failed or undelivered outbound message can be resent.", code="not_resendable", status=409
+            )
+        if original.is_sensitive:
+            raise ApplicationError(
+                "A one-time code is never resent; request a new code instead.", code="sensitive_message", status=409
+            )
+        # The row lock serialises resends of this message, so this read cannot race another resend.
+        if AuditLog.objects.filter(action="message.resent", target_type="message", target_id=str(original.pk)).exists():
+            raise ApplicationError("This message was already resent.", code="already_resent", status=409)
+        resent = message_send(
+            channel=original.channel,
+            body=original.body,
+            interaction=original.interaction,
+            media_url=original.media_url,
+            purpose=original.purpose,
+            actor=actor,
+        )
+        audit_log_record(
+            actor=actor,
+            action="message.resent",
+            target_type="message",
+            target_id=original.pk,
+            data={"resent_as": str(resent.pk), "channel": original.channel, "previous_status": original.status},
+        )
+    return resent

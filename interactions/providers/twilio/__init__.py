@@ -1,1 +1,6 @@
-"""Twilio Programmable Messaging: send (client), status words (statuses), error codes (errors), callbacks."""
+"""Twilio Programmable Messaging: send and read back (client), status words (statuses), error codes (errors),
+callbacks."""
+
+from .client import STATUS_CALLBACK_PATH, TwilioSmsBackend, twilio_status_callback_url
+
+__all__ = ["STATUS_CALLBACK_PATH", "TwilioSmsBackend", "twilio_status_callback_url"]

@@ -1,0 +1,88 @@
+"""Sending WhatsApp messages through BuilderBot Cloud's HTTP API (`POST {BUILDERBOT_API_URL}/api/v2/{project}/messages`,
+header `x-api-builderbot`). The answer's body is not documented: 200 or 201 is success, whatever the body says."""
+
+import logging
+import re
+
+import requests
+from django.conf import settings
+
+from contactcenter.common.pii import phones_mask_in_text
+
+from ..base import (
+    OutboundMessage,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+    UncertainSendError,
+    request_never_sent,
+)
+from ..twilio.errors import retry_after_seconds
+
+logger = logging.getLogger(__name__)
+
+# Keys under which a send answer might name the message it created (undocumented; read defensively).
+_ID_KEYS = ("messageId", "message_id", "id")
+
+
+def builderbot_number(e164: str) -> str:
+    """BuilderBot wants the number as digits with the country code, no `+`, spaces or dashes."""
+    return re.sub(r"\D", "", e164 or "")
+
+
+def _message_id_from(payload) -> str | None:
+    for candidate in (payload, payload.get("data") if isinstance(payload, dict) else None):
+        if isinstance(candidate, dict):
+            for key in _ID_KEYS:
+                value = candidate.get(key)
+                if isinstance(value, str | int) and str(value).strip():
+                    return str(value).strip()[:128]
+    return None
+
+
+class BuilderBotWhatsAppBackend:
+    """WhatsApp through BuilderBot. Raises PermanentSendError, TransientSendError or UncertainSendError like the
+    Twilio backend. BuilderBot offers no way to look a sent message up, so an uncertain send is sent again."""
+
+    name = "builderbot"
+    supports_lookup = False
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        url = f"{settings.BUILDERBOT_API_URL}/api/v2/{settings.BUILDERBOT_PROJECT_ID}/messages"
+        content: dict = {"content": message.body}
+        if message.media_url:
+            content["mediaUrl"] = message.media_url
+        payload = {"messages": content, "number": builderbot_number(message.to_phone), "checkIfExists": False}
+        headers = {"x-api-builderbot": settings.BUILDERBOT_API_KEY, "Accept": "application/json"}
+        try:
+            response = requests.post(url, json=payload, headers=headers, timeout=settings.MESSAGE_SEND_TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            error_class = TransientSendError if request_never_sent(exc) else UncertainSendError
+            raise error_class(f"{type(exc).__name__} talking to BuilderBot", code="network") from exc
+        status = response.status_code
+        if status in (200, 201):
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            return SendResult(provider_message_id=_message_id_from(body), status="sent", provider_status=str(status))
+        detail = self._error_detail(response)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if status in (408, 429):
+            raise TransientSendError(detail, code=str(status), http_status=status, retry_after=retry_after)
+        if status >= 500:
+            raise UncertainSendError(detail, code=str(status), http_status=status, retry_after=retry_after)
+        raise PermanentSendError(detail, code=str(status), http_status=status)
+
+    @staticmethod
+    def _error_detail(response: requests.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        text = ""
+        if isinstance(body, dict):
+            text = str(body.get("message") or body.get("error") or body.get("detail") or "")
+        if response.status_code in (401, 403):
+            text = text or "BuilderBot refused the API key: check BUILDERBOT_API_KEY and BUILDERBOT_PROJECT_ID"
+        return phones_mask_in_text(text or f"HTTP {response.status_code} from BuilderBot")[:500]
