@@ -7,6 +7,7 @@ required variable must be set; `validate_production_settings` names the ones mis
 
 import hashlib
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -279,6 +280,40 @@ TWILIO_SIGNATURE_MODE = env.str("TWILIO_SIGNATURE_MODE", default="enforce")
 # backend (development only); `console` forces the console backend.
 SMS_BACKEND = env.str("SMS_BACKEND", default="auto")
 WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="auto")
+
+# --- Outbound messaging (delivery, retries, sweeper, reconciler) --------------------------------------------------
+MESSAGE_SEND_TIMEOUT_SECONDS = env.float("MESSAGE_SEND_TIMEOUT_SECONDS", default=10.0)
+MESSAGE_MAX_SEND_ATTEMPTS = env.int("MESSAGE_MAX_SEND_ATTEMPTS", default=8)
+MESSAGE_RETRY_BASE_DELAY_SECONDS = env.float("MESSAGE_RETRY_BASE_DELAY_SECONDS", default=5.0)
+MESSAGE_RETRY_MAX_DELAY_SECONDS = min(
+    env.int("MESSAGE_RETRY_MAX_DELAY_SECONDS", default=600), CELERY_MAX_TASK_DELAY_SECONDS
+)
+MESSAGE_UNCERTAIN_RECHECK_SECONDS = env.int("MESSAGE_UNCERTAIN_RECHECK_SECONDS", default=30)
+# A one-time code not handed to the provider within this age is not sent at all (default: the OTP lifetime).
+MESSAGE_SENSITIVE_MAX_AGE_SECONDS = env.int(
+    "MESSAGE_SENSITIVE_MAX_AGE_SECONDS", default=env.int("OTP_TTL_SECONDS", default=300)
+)
+MESSAGE_SWEEP_QUEUED_AFTER_SECONDS = env.int("MESSAGE_SWEEP_QUEUED_AFTER_SECONDS", default=60)
+# Above the task's hard time limit, so no live attempt can still be running when the sweeper recovers a `sending` row.
+MESSAGE_SENDING_TIMEOUT_SECONDS = max(
+    env.int("MESSAGE_SENDING_TIMEOUT_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60), CELERY_TASK_TIME_LIMIT + 1
+)
+MESSAGE_SWEEP_BATCH_SIZE = env.int("MESSAGE_SWEEP_BATCH_SIZE", default=500)
+MESSAGE_SWEEP_INTERVAL_SECONDS = env.int("MESSAGE_SWEEP_INTERVAL_SECONDS", default=60)
+SMS_RECONCILE_OLDER_THAN_SECONDS = env.int("SMS_RECONCILE_OLDER_THAN_SECONDS", default=15 * 60)
+SMS_RECONCILE_MAX_AGE_SECONDS = env.int("SMS_RECONCILE_MAX_AGE_SECONDS", default=3 * 24 * 60 * 60)
+SMS_RECONCILE_BATCH_SIZE = env.int("SMS_RECONCILE_BATCH_SIZE", default=100)
+SMS_RECONCILE_INTERVAL_SECONDS = env.int("SMS_RECONCILE_INTERVAL_SECONDS", default=5 * 60)
+CELERY_BEAT_SCHEDULE["messages-sweep"] = {
+    "task": "interactions.messages_sweep",
+    "schedule": timedelta(seconds=MESSAGE_SWEEP_INTERVAL_SECONDS),
+    "options": {"expires": MESSAGE_SWEEP_INTERVAL_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["sms-reconcile"] = {
+    "task": "interactions.sms_reconcile",
+    "schedule": timedelta(seconds=SMS_RECONCILE_INTERVAL_SECONDS),
+    "options": {"expires": SMS_RECONCILE_INTERVAL_SECONDS},
+}
 
 # --- OTP and PII --------------------------------------------------------------------------------------------------
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)

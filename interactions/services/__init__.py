@@ -10,15 +10,36 @@ from .conversations import (
     interaction_open_or_continue,
     interaction_touch,
 )
-from .messages import MessageStatusChange, message_send, message_status_apply
+from .delivery import (
+    SENSITIVE_BODY_REDACTED,
+    DeliveryOutcome,
+    ReconcileReport,
+    SweepReport,
+    message_deliver,
+    message_reconcile,
+    message_sweep,
+    sms_reconcile_run,
+    sms_reconcile_stale,
+)
+from .messages import MessageStatusChange, message_resend, message_send, message_status_apply
 
 __all__ = [
     "CONVERSATION_IDLE_TIMEOUT",
     "OPEN_STATUSES",
+    "SENSITIVE_BODY_REDACTED",
+    "DeliveryOutcome",
     "MessageStatusChange",
+    "ReconcileReport",
+    "SweepReport",
     "channel_provider",
     "interaction_open_or_continue",
     "interaction_touch",
+    "message_deliver",
+    "message_reconcile",
+    "message_resend",
     "message_send",
     "message_status_apply",
+    "message_sweep",
+    "sms_reconcile_run",
+    "sms_reconcile_stale",
 ]
