@@ -324,6 +324,32 @@ OTP_CODE_LENGTH = env.int("OTP_CODE_LENGTH", default=6)
 OTP_MIN_INTERVAL_SECONDS = env.int("OTP_MIN_INTERVAL_SECONDS", default=0)
 OTP_ALLOWED_COUNTRIES = _csv("OTP_ALLOWED_COUNTRIES")
 OTP_HASH_KEY = env.str("OTP_HASH_KEY", default="") or hashlib.sha256(f"otp:{SECRET_KEY}".encode()).hexdigest()
+# Per API client (key or user): at most _MAX challenges per _WINDOW_SECONDS (0: off).
+OTP_CLIENT_RATE_LIMIT_MAX = env.int("OTP_CLIENT_RATE_LIMIT_MAX", default=1000)
+OTP_CLIENT_RATE_LIMIT_WINDOW_SECONDS = env.int("OTP_CLIENT_RATE_LIMIT_WINDOW_SECONDS", default=3600)
+OTP_PURPOSES = _csv("OTP_PURPOSES") or ["login", "transaction", "password_reset", "phone_change", "identity"]
+OTP_DEFAULT_LANGUAGE = env.str("OTP_DEFAULT_LANGUAGE", default="es")
+OTP_IDEMPOTENCY_TTL_SECONDS = env.int("OTP_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
+# SMS text per purpose ("default" for the rest) and language; {code} and {minutes} are filled in.
+OTP_SMS_TEMPLATES = {
+    "default": {
+        "en": "{code} is your verification code. It expires in {minutes} min. Do not share it with anyone: "
+        "the bank will never ask you for it.",
+        "es": "{code} es tu código de verificación. Vence en {minutes} min. No lo compartas con nadie: "
+        "el banco nunca te lo pedirá.",
+    },
+    "transaction": {
+        "en": "{code} is your code to confirm a transaction. It expires in {minutes} min. Do not share it with anyone, "
+        "not even the bank.",
+        "es": "{code} es tu código para confirmar una operación. Vence en {minutes} min. No lo compartas con nadie, "
+        "ni con el banco.",
+    },
+}
+CELERY_BEAT_SCHEDULE["otp-challenges-expire"] = {
+    "task": "otp.challenges_expire",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 300},
+}
 
 PII_MASKING_ENABLED = env.bool("PII_MASKING_ENABLED", default=True)
 # Keyed hash of phone numbers, kept for matching after a number is redacted.

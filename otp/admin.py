@@ -1,19 +1,92 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from audit.services import Actor
 from contactcenter.common.admin import ReadOnlyAdmin
 from contactcenter.common.pii import phone_mask
 
-from .models import OtpChallenge
+from .models import OtpChallenge, OtpStatus
+from .services import otp_cancel
 
 
 @admin.register(OtpChallenge)
 class OtpChallengeAdmin(ReadOnlyAdmin):
-    list_display = ("id", "masked_phone", "purpose", "status", "attempts", "expires_at", "created_at")
-    list_filter = ("status", "purpose")
-    exclude = ("phone", "phone_hash", "code_hash", "context_hash")
-    readonly_fields = ("masked_phone",)
+    """Challenges as supervisors see them: masked phone, no code hash, no context hash."""
+
+    list_display = (
+        "id",
+        "masked_phone",
+        "purpose",
+        "status",
+        "attempts",
+        "delivery",
+        "expires_at",
+        "created_at",
+        "client_id",
+    )
+    list_filter = ("status", "purpose", "created_at")
+    search_fields = ("=id", "=conversation_id", "=phone_hash")
+    list_select_related = ("message",)
+    date_hierarchy = "created_at"
+    fields = (
+        "id",
+        "masked_phone",
+        "purpose",
+        "status",
+        "attempts",
+        "max_attempts",
+        "expires_at",
+        "approved_at",
+        "closed_at",
+        "language",
+        "context_bound",
+        "delivery",
+        "message",
+        "interaction",
+        "conversation_id",
+        "requested_by",
+        "client_id",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    actions = ["cancel_selected"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Search by a full phone number goes through its keyed hash (works after redaction too).
+        from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_normalize
+
+        try:
+            search_term = phone_hash(phone_normalize(search_term))
+        except InvalidPhoneNumber:
+            pass
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("phone"))
     def masked_phone(self, obj):
         return phone_mask(obj.phone)
+
+    @admin.display(description=_("SMS delivery"))
+    def delivery(self, obj):
+        return obj.delivery_status
+
+    @admin.display(description=_("bound to a transaction"), boolean=True)
+    def context_bound(self, obj):
+        return bool(obj.context_hash)
+
+    @admin.action(description=_("Cancel the selected pending challenges"), permissions=["cancel"])
+    def cancel_selected(self, request, queryset):
+        actor = Actor.user(request.user)
+        canceled = sum(
+            otp_cancel(challenge_id=pk, actor=actor, reason="admin", ip_address=request.META.get("REMOTE_ADDR"))
+            for pk in queryset.filter(status=OtpStatus.PENDING).values_list("pk", flat=True)
+        )
+        self.message_user(
+            request,
+            ngettext("%d challenge canceled.", "%d challenges canceled.", canceled) % canceled,
+            messages.SUCCESS,
+        )
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("otp.change_otpchallenge")

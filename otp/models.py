@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from interactions.models import Interaction, Message
+from interactions.models import Interaction, Message, MessageStatus
 
 
 class OtpStatus(models.TextChoices):
@@ -42,6 +42,8 @@ class OtpChallenge(models.Model):
     # The voice conversation the challenge was sent for (ElevenLabs server tools), if any.
     conversation_id = models.CharField(_("conversation id"), max_length=128, blank=True, default="")
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True, default="")
+    # The API client (key or user) that asked for it: the per-client rate limit counts by it.
+    client_id = models.CharField(_("client"), max_length=150, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -62,7 +64,53 @@ class OtpChallenge(models.Model):
             models.Index(fields=["status", "expires_at"], name="otp_status_expiry_idx"),
             models.Index(fields=["-created_at"], name="otp_created_idx"),
             models.Index(fields=["conversation_id"], name="otp_conversation_idx"),
+            models.Index(fields=["client_id", "-created_at"], name="otp_client_created_idx"),
         ]
 
     def __str__(self) -> str:
         return f"OTP {self.purpose} {self.status} {self.id}"
+
+    @property
+    def delivery_status(self) -> str:
+        """The state of the SMS that carries the code: queued, sent, delivered or failed ("" without a message)."""
+        if self.message_id is None:
+            return ""
+        return DELIVERY_STATUS_OF_MESSAGE.get(self.message.status, "queued")
+
+
+# Our message statuses reduced to the four a client of the OTP API needs.
+DELIVERY_STATUS_OF_MESSAGE = {
+    MessageStatus.QUEUED: "queued",
+    MessageStatus.SENDING: "queued",
+    MessageStatus.SENT: "sent",
+    MessageStatus.DELIVERED: "delivered",
+    MessageStatus.READ: "delivered",
+    MessageStatus.UNDELIVERED: "failed",
+    MessageStatus.FAILED: "failed",
+}
+
+
+class OtpIdempotencyRecord(models.Model):
+    """The first answer to `POST /api/otp` with an `Idempotency-Key`, per client, so a retry returns it again instead
+    of sending a second SMS. `request_hash` is a keyed hash of the request (phone, purpose…), never the request."""
+
+    id = models.BigAutoField(primary_key=True)
+    client_id = models.CharField(_("client"), max_length=150)
+    key = models.CharField(_("idempotency key"), max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"))
+    response_body = models.JSONField(_("response"), default=dict)
+    challenge = models.ForeignKey(
+        OtpChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="idempotency_records"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("OTP idempotency record")
+        verbose_name_plural = _("OTP idempotency records")
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "key"], name="otp_idempotency_client_key_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.key}"

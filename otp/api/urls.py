@@ -1,3 +1,11 @@
+from django.urls import path
+
+from .views import OtpChallengeDetailView, OtpCreateView, OtpVerifyView
+
 app_name = "otp-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("otp", OtpCreateView.as_view(), name="otp-create"),
+    path("otp/verify", OtpVerifyView.as_view(), name="otp-verify"),
+    path("otp/<uuid:challenge_id>", OtpChallengeDetailView.as_view(), name="otp-detail"),
+]

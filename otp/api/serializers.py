@@ -1,0 +1,67 @@
+"""Input and output shapes of the OTP API (the contract's answers)."""
+
+from rest_framework import serializers
+
+from ..codes import CODE_LENGTH_MAX
+
+
+class OtpCreateInputSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32, help_text="The customer's number in E.164, e.g. +5215512345678.")
+    purpose = serializers.CharField(max_length=32, help_text="What the code is for (OTP_PURPOSES), e.g. `login`.")
+    language = serializers.CharField(
+        max_length=8, required=False, allow_blank=True, help_text="Language of the SMS: `en` or `es`."
+    )
+    context = serializers.DictField(
+        required=False,
+        allow_null=True,
+        allow_empty=False,
+        help_text="Optional transaction the code is bound to (amount, payee…); the same object must be given at "
+        "verify (same keys and JSON values).",
+    )
+    conversation_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
+
+
+class OtpVerifyInputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(required=False, help_text="The challenge id (or give phone and purpose).")
+    phone = serializers.CharField(max_length=32, required=False)
+    purpose = serializers.CharField(max_length=32, required=False)
+    code = serializers.RegexField(
+        r"^\d+$", max_length=CODE_LENGTH_MAX, help_text="The digits the customer received by SMS."
+    )
+    context = serializers.DictField(required=False, allow_null=True, allow_empty=False)
+    conversation_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if not attrs.get("id") and not (attrs.get("phone") and attrs.get("purpose")):
+            raise serializers.ValidationError(
+                {"id": "Give the challenge id, or the phone and purpose."}, code="required"
+            )
+        return attrs
+
+
+class OtpChallengeOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["pending", "approved", "expired", "max_attempts", "canceled", "failed"])
+    purpose = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    attempts_remaining = serializers.IntegerField()
+    delivery_status = serializers.ChoiceField(
+        choices=["queued", "sent", "delivered", "failed", ""],
+        help_text="The SMS carrying the code: queued, sent, delivered or failed.",
+    )
+
+
+class OtpVerifyApprovedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["approved"])
+    verified = serializers.BooleanField()
+
+
+class OtpVerifyWrongCodeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pending"])
+    verified = serializers.BooleanField()
+    attempts_remaining = serializers.IntegerField()
+
+
+class OtpVerifyClosedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["approved", "canceled", "failed", "expired", "max_attempts"])
+    verified = serializers.BooleanField(required=False, help_text="Present (false) on 409.")

@@ -1,0 +1,182 @@
+"""`POST /api/otp`, `POST /api/otp/verify` and `GET /api/otp/{id}`: thin views over otp.services."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.services import Actor
+from contactcenter.common.errors import ApplicationError
+
+from ..selectors import challenge_public_dict, otp_challenge_get
+from ..services import otp_request, otp_verify
+from .serializers import (
+    OtpChallengeOutputSerializer,
+    OtpCreateInputSerializer,
+    OtpVerifyApprovedSerializer,
+    OtpVerifyClosedSerializer,
+    OtpVerifyInputSerializer,
+    OtpVerifyWrongCodeSerializer,
+)
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def caller_identity(request) -> tuple[Actor, str]:
+    """The audit actor and the rate-limit identity of the caller: its API key (accounts.ApiClient), else its user."""
+    user = request.user
+    api_key = getattr(user, "api_key", None)
+    if api_key is not None:
+        return Actor.api_client(api_key.prefix, api_key.name), f"api_key:{api_key.prefix}"
+    return Actor.user(user), f"user:{user.pk}"
+
+
+def caller_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class _OtpView(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "otp"
+
+
+@extend_schema(tags=["OTP"])
+class OtpCreateView(_OtpView):
+    @extend_schema(
+        operation_id="otp_create",
+        summary="Send a one-time passcode by SMS",
+        description="Creates a challenge for the phone and purpose, cancels the pending one of the same pair and "
+        "queues the SMS. The answer never carries the code and is the same for any valid number. Over "
+        "OTP_RATE_LIMIT_MAX challenges per phone and purpose in the window (or the client's own limit, or the "
+        "minimum interval): 429 with Retry-After. With an Idempotency-Key, a retry of the same request returns "
+        "the first answer and sends nothing; the same key with another body is a 422.",
+        request=OtpCreateInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Any unique string per logical request (up to 255 characters), kept 24 h per client.",
+            )
+        ],
+        responses={
+            201: OtpChallengeOutputSerializer,
+            400: OpenApiResponse(description="Bad phone, purpose, language or context."),
+            422: OpenApiResponse(description="Idempotency-Key reused with another request."),
+            429: OpenApiResponse(description="Rate limited; see Retry-After."),
+        },
+        examples=[
+            OpenApiExample("Login code", value={"phone": "+5215512345678", "purpose": "login"}, request_only=True),
+            OpenApiExample(
+                "Created",
+                value={
+                    "id": "6f1c1a0e-8d1f-4c57-9d57-3d6c1f9a2b10",
+                    "status": "pending",
+                    "purpose": "login",
+                    "expires_at": "2026-11-25T12:05:00Z",
+                    "attempts_remaining": 5,
+                    "delivery_status": "queued",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    def post(self, request):
+        serializer = OtpCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise ApplicationError(
+                f"The Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
+                code="invalid_idempotency_key",
+                attr="Idempotency-Key",
+            )
+        actor, client_id = caller_identity(request)
+        result = otp_request(
+            phone=data["phone"],
+            purpose=data["purpose"],
+            language=data.get("language", ""),
+            context=data.get("context"),
+            conversation_id=data.get("conversation_id", ""),
+            actor=actor,
+            client_id=client_id,
+            idempotency_key=key,
+            ip_address=caller_ip(request),
+        )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        return Response(result.body, status=result.status_code, headers=headers)
+
+
+@extend_schema(tags=["OTP"])
+class OtpVerifyView(_OtpView):
+    @extend_schema(
+        operation_id="otp_verify",
+        summary="Check a one-time passcode",
+        description="By challenge id, or by phone and purpose (the latest challenge of the pair). A code works once; "
+        "a wrong code (or a context other than the one bound at creation) counts one attempt, and the attempt that "
+        "uses the last one locks the challenge (429 max_attempts). Expired: 410. Already approved, replaced by a "
+        "newer challenge, canceled or its SMS failed: 409.",
+        request=OtpVerifyInputSerializer,
+        responses={
+            200: OtpVerifyApprovedSerializer,
+            400: OpenApiResponse(OtpVerifyWrongCodeSerializer, description="Wrong code (or a malformed request)."),
+            404: OpenApiResponse(description="No such challenge."),
+            409: OpenApiResponse(OtpVerifyClosedSerializer, description="Already approved, replaced or failed."),
+            410: OpenApiResponse(OtpVerifyClosedSerializer, description="Expired."),
+            429: OpenApiResponse(OtpVerifyClosedSerializer, description="Attempts used up (max_attempts)."),
+        },
+        examples=[
+            OpenApiExample(
+                "By id", value={"id": "6f1c1a0e-8d1f-4c57-9d57-3d6c1f9a2b10", "code": "123456"}, request_only=True
+            ),
+            OpenApiExample(
+                "By phone and purpose",
+                value={"phone": "+5215512345678", "purpose": "login", "code": "123456"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Approved", value={"status": "approved", "verified": True}, response_only=True, status_codes=["200"]
+            ),
+            OpenApiExample(
+                "Wrong code",
+                value={"status": "pending", "verified": False, "attempts_remaining": 4},
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def post(self, request):
+        serializer = OtpVerifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor, _ = caller_identity(request)
+        result = otp_verify(
+            code=data["code"],
+            challenge_id=data.get("id"),
+            phone=data.get("phone"),
+            purpose=data.get("purpose"),
+            context=data.get("context"),
+            conversation_id=data.get("conversation_id") or None,
+            actor=actor,
+            ip_address=caller_ip(request),
+        )
+        return Response(result.body, status=result.http_status)
+
+
+@extend_schema(tags=["OTP"])
+class OtpChallengeDetailView(_OtpView):
+    throttle_scope = "reads"
+
+    @extend_schema(
+        operation_id="otp_retrieve",
+        summary="A challenge's status and the delivery state of its SMS",
+        responses={200: OtpChallengeOutputSerializer, 404: OpenApiResponse(description="No such challenge.")},
+    )
+    def get(self, request, challenge_id):
+        challenge = otp_challenge_get(challenge_id=challenge_id)
+        if challenge is None:
+            raise ApplicationError("No such OTP challenge.", code="not_found", status=404)
+        return Response(challenge_public_dict(challenge))
