@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "interactions",
     "otp",
     "webhooks",
+    "accounts",
+    "metrics",
 ]
 
 MIDDLEWARE = [
@@ -216,10 +218,21 @@ SILENCED_SYSTEM_CHECKS = env.list(
 
 # --- REST framework and OpenAPI -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JWT first: its `WWW-Authenticate: Bearer` header is the one a 401 carries (accounts/authentication.py).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.JwtAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
+        "accounts.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Scoped throttles on the cache (Redis): views set `throttle_scope`; a view without one is not throttled.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ResilientScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "otp": env.str("THROTTLE_RATE_OTP", default="30/min"),
+        "reads": env.str("THROTTLE_RATE_READS", default="600/min"),
+        "writes": env.str("THROTTLE_RATE_WRITES", default="120/min"),
+        "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),
+    },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -227,7 +240,20 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
+# The handler class maps ApplicationError in (contactcenter/common/errors.py); the handler function stays the library's
+# so that drf-spectacular documents the error responses of every endpoint.
+DRF_STANDARDIZED_ERRORS = {
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
+    "EXCEPTION_HANDLER_CLASS": "contactcenter.common.errors.ContactCenterExceptionHandler",
+}
+# Console users' JWTs (POST /api/auth/token); signed with SECRET_KEY unless JWT_SIGNING_KEY is set.
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_TOKEN_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.int("JWT_REFRESH_TOKEN_HOURS", default=12)),
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Contact Center API",
     "DESCRIPTION": "Back office and API of the bank's contact center: interactions across voice, WhatsApp and SMS, "
@@ -247,6 +273,8 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+        "InteractionStatusEnum": "interactions.models.InteractionStatus.choices",
+        "MessageStatusEnum": "interactions.models.MessageStatus.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",

@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/", include("interactions.api.urls")),
     path("api/", include("otp.api.urls")),
     path("api/", include("audit.api.urls")),
+    path("api/", include("accounts.api.urls")),
+    path("api/", include("metrics.api.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -3,6 +3,12 @@
 One module per concern; everything public is re-exported here, so callers write `from interactions.services import …`.
 """
 
+from .assignments import (
+    ALLOWED_STATUS_TRANSITIONS,
+    interaction_assign,
+    interaction_pii_reveal,
+    interaction_status_change,
+)
 from .conversations import (
     CONVERSATION_IDLE_TIMEOUT,
     OPEN_STATUSES,
@@ -24,6 +30,7 @@ from .delivery import (
 from .messages import MessageStatusChange, message_resend, message_send, message_status_apply
 
 __all__ = [
+    "ALLOWED_STATUS_TRANSITIONS",
     "CONVERSATION_IDLE_TIMEOUT",
     "OPEN_STATUSES",
     "SENSITIVE_BODY_REDACTED",
@@ -32,7 +39,10 @@ __all__ = [
     "ReconcileReport",
     "SweepReport",
     "channel_provider",
+    "interaction_assign",
     "interaction_open_or_continue",
+    "interaction_pii_reveal",
+    "interaction_status_change",
     "interaction_touch",
     "message_deliver",
     "message_reconcile",

@@ -1,0 +1,49 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
+
+from audit.services import Actor
+
+from .models import ApiKey
+from .services import api_key_assign, api_key_revoke
+
+# The library's own concrete model is unused: our ApiKey carries the role.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(APIKeyModelAdmin):
+    list_display = ("prefix", "name", "role", "created", "expiry_date", "_has_expired", "revoked", "last_used_at")
+    list_filter = ("role", "revoked", "created")
+    fields = ("name", "role", "expiry_date", "revoked", "prefix", "created", "last_used_at")
+    actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("prefix", "created", "last_used_at", "revoked")
+        # A key's role and name are fixed once issued; revoking goes through the action (audited).
+        return ("name", "role", "prefix", "created", "last_used_at", "revoked")
+
+    def save_model(self, request, obj, form=None, change=False):
+        if change:
+            obj.save(update_fields=["expiry_date"])
+            return
+        key = api_key_assign(api_key=obj, actor=Actor.user(request.user))
+        messages.warning(
+            request,
+            _("The API key for %(name)s is: %(key)s. Store it somewhere safe: it will not be shown again.")
+            % {"name": obj.name, "key": key},
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the prefix stays known for the audit trail
+
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        revoked = sum(
+            api_key_revoke(api_key_id=pk, actor=Actor.user(request.user))
+            for pk in queryset.values_list("pk", flat=True)
+        )
+        messages.success(request, _("%(count)d API key(s) revoked.") % {"count": revoked})

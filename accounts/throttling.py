@@ -1,0 +1,21 @@
+"""Scoped throttles on the shared cache (Redis in production).
+
+Views name their scope (`throttle_scope = "otp"` strict, `"reads"` generous, `"auth"` for token requests); the
+rates are in `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`. When the cache cannot be reached the request is let through
+and a warning logged: a Redis outage must not take the read API down with it.
+"""
+
+import logging
+
+from rest_framework.throttling import ScopedRateThrottle
+
+logger = logging.getLogger(__name__)
+
+
+class ResilientScopedRateThrottle(ScopedRateThrottle):
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # the cache backend's connection errors differ by backend
+            logger.warning("throttle cache unavailable, request let through", extra={"error": type(exc).__name__})
+            return True

@@ -1,0 +1,29 @@
+"""GET /api/audit-logs: the audit trail for auditors and supervisors, newest first, keyset-paginated."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+
+from accounts.permissions import AUDIT_READERS, HasRole
+from contactcenter.common.pagination import NewestFirstCursorPagination
+
+from ..models import AuditLog
+from .filters import AuditLogFilter
+from .serializers import AuditLogSerializer
+
+
+@extend_schema(
+    tags=["audit"],
+    summary="List audit records",
+    description="Who did what, to which object, when and from where; newest first with cursor links. Filter by "
+    "actor (`actor_type`, `actor`), `action`, target (`target_type`, `target_id`) and time "
+    "(`created_after`, `created_before`). Auditors and supervisors only.",
+)
+class AuditLogListView(generics.ListAPIView):
+    permission_classes = [HasRole(*AUDIT_READERS)]
+    throttle_scope = "reads"
+    serializer_class = AuditLogSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AuditLogFilter
+    pagination_class = NewestFirstCursorPagination
+    queryset = AuditLog.objects.all()

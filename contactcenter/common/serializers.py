@@ -1,0 +1,45 @@
+"""The one serializer field that decides whether a phone number is shown masked or in clear."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from contactcenter.common.pii import phone_mask
+
+# Set by a view to decide once for a whole response; otherwise computed from the request on first use.
+PII_VISIBLE_CONTEXT_KEY = "pii_visible"
+
+
+def pii_visible_in_context(context: dict) -> bool:
+    """Whether phones are shown in clear for this serializer context (decided once, then kept in the context)."""
+    if PII_VISIBLE_CONTEXT_KEY not in context:
+        request = context.get("request")
+        if request is None:
+            visible = not settings.PII_MASKING_ENABLED
+        else:
+            from accounts.permissions import caller_may_see_pii
+
+            visible = caller_may_see_pii(request)
+        context[PII_VISIBLE_CONTEXT_KEY] = visible
+    return bool(context[PII_VISIBLE_CONTEXT_KEY])
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "example": "+52*******4321",
+        "description": "E.164 number, masked to the country code and last four digits unless masking is off or the "
+        "caller may see PII (`interactions.view_pii`).",
+    }
+)
+class MaskedPhoneField(serializers.ReadOnlyField):
+    """Read-only phone number: masked (`+52*******4321`) unless PII_MASKING_ENABLED is off or the caller holds
+    `interactions.view_pii` (see `accounts.permissions.caller_may_see_pii`). Without a request in the context the
+    number is masked whenever masking is on: the safe default."""
+
+    def to_representation(self, value):
+        if not value:
+            return ""
+        if pii_visible_in_context(self.root.context):
+            return value
+        return phone_mask(value)

@@ -1,0 +1,64 @@
+"""Callers of every role and interactions to read, shared by the API, accounts and metrics tests."""
+
+import itertools
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from interactions.models import Interaction
+
+ROLES = ("supervisor", "agent", "auditor", "integration")
+_counter = itertools.count(1)
+
+
+def make_user(
+    role: str | None = None, *, username: str | None = None, is_staff: bool = False, password: str = "pw-Secret-123"
+):
+    user = get_user_model().objects.create_user(
+        username=username or f"{role or 'nobody'}-{next(_counter)}", password=password, is_staff=is_staff
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def user_client(user) -> APIClient:
+    """A client carrying a real JWT for the user (the console's way in)."""
+    client = APIClient()
+    response = client.post("/api/auth/token", {"username": user.username, "password": "pw-Secret-123"}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    return client
+
+
+def key_client(role: str, name: str = "client") -> tuple[APIClient, ApiKey]:
+    api_key, key = ApiKey.objects.create_key(name=f"{name}-{role}", role=role)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client, api_key
+
+
+def role_client(role: str | None) -> APIClient:
+    """Users for console roles, API keys for integration, no credentials for None."""
+    if role is None:
+        return APIClient()
+    if role == "integration":
+        return key_client(role)[0]
+    return user_client(make_user(role))
+
+
+def make_interaction(**kwargs) -> Interaction:
+    defaults = {
+        "channel": "sms",
+        "direction": "outbound",
+        "provider": "twilio",
+        "customer_phone": "+5215512345678",
+    }
+    created_at = kwargs.pop("created_at", None)
+    interaction = Interaction.objects.create(**{**defaults, **kwargs})
+    if created_at is not None:
+        Interaction.objects.filter(pk=interaction.pk).update(created_at=created_at)
+        interaction.created_at = created_at
+    return interaction
