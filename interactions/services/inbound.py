@@ -1,0 +1,83 @@
+"""WhatsApp messages reported by the provider (the customer's messages, and the bot's replies): recorded on the
+customer's open WhatsApp interaction."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contactcenter.common.errors import ApplicationError
+from contactcenter.common.pii import InvalidPhoneNumber, phone_normalize
+
+from ..models import Channel, Direction, Message, MessageStatus
+from .conversations import interaction_open_or_continue, interaction_touch
+
+
+@dataclass(frozen=True)
+class NormalizedWhatsAppMessage:
+    """One WhatsApp message as a provider reports it. `customer_phone` is the customer's number in any of the
+    provider's spellings (digits, +E.164, a JID); `direction` is inbound (from the customer) or outbound (the bot)."""
+
+    provider: str
+    direction: str
+    customer_phone: str
+    body: str = ""
+    media_url: str = ""
+    media_type: str = ""
+    provider_message_id: str | None = None
+    at: datetime | None = None
+
+
+def whatsapp_message_record(*, message: NormalizedWhatsAppMessage) -> Message:
+    """Open or continue the customer's WhatsApp interaction and record the message in it.
+
+    An inbound message is `received`; an outbound one (the bot's reply, reported by the provider) is `sent`. A
+    provider message id already recorded returns the message recorded then."""
+    try:
+        phone = phone_normalize(message.customer_phone)
+    except InvalidPhoneNumber as exc:
+        raise ApplicationError("The message has no valid customer phone number.", code="invalid_phone") from exc
+    if message.direction not in (Direction.INBOUND, Direction.OUTBOUND):
+        raise ApplicationError(f"Unknown message direction {message.direction!r}.", code="invalid_direction")
+    if message.provider_message_id:
+        existing = Message.objects.filter(provider_message_id=message.provider_message_id).first()
+        if existing:
+            return existing
+    at = message.at or timezone.now()
+    inbound = message.direction == Direction.INBOUND
+    try:
+        with transaction.atomic():
+            interaction, _ = interaction_open_or_continue(
+                channel=Channel.WHATSAPP,
+                phone=phone,
+                provider=message.provider,
+                direction=message.direction,
+                at=at,
+            )
+            status = MessageStatus.RECEIVED if inbound else MessageStatus.SENT
+            recorded = Message.objects.create(
+                interaction=interaction,
+                channel=Channel.WHATSAPP,
+                direction=message.direction,
+                status=status,
+                provider_status=status,
+                from_phone=phone if inbound else "",
+                to_phone="" if inbound else phone,
+                body=message.body,
+                media_url=message.media_url[:1000],
+                media_type=message.media_type[:100],
+                provider=message.provider,
+                provider_message_id=message.provider_message_id or None,
+                received_at=at if inbound else None,
+                sent_at=None if inbound else at,
+                status_changed_at=at,
+            )
+            interaction_touch(interaction_id=interaction.pk, at=at)
+    except IntegrityError:
+        # The same provider message id recorded concurrently: that one stands.
+        existing = Message.objects.filter(provider_message_id=message.provider_message_id).first()
+        if existing is None:
+            raise
+        return existing
+    return recorded

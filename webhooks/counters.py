@@ -1,0 +1,49 @@
+"""Delivery counters per provider and outcome, kept in the Django cache (Redis in production).
+
+Counting is best effort and never blocks ingestion: when the cache is down the increment is skipped (the structured
+log line of each delivery stays the record of truth). Keys: `webhooks:count:<provider>:<name>`, where `name` is one of
+COUNTER_NAMES. Read them with `webhook_counters()` (the `webhook_counters` management command prints them)."""
+
+import logging
+
+from django.core.cache import cache
+
+logger = logging.getLogger("webhooks")
+
+COUNTER_NAMES = (
+    "received",
+    "duplicate",
+    "processed",
+    "ignored",
+    "deferred",
+    "failed",
+    "rejected_token",
+    "rejected_signature",
+    "signature_failed_log_only",
+    "rejected_body",
+)
+PROVIDERS = ("elevenlabs", "builderbot", "twilio")
+
+
+def _key(provider: str, name: str) -> str:
+    return f"webhooks:count:{provider}:{name}"
+
+
+def webhook_counter_increment(*, provider: str, name: str) -> None:
+    key = _key(provider, name)
+    try:
+        if not cache.add(key, 1, timeout=None):
+            cache.incr(key)
+    except Exception as exc:  # the cache is an aid; a delivery never fails for it
+        logger.debug("webhook_counter_unavailable", extra={"error_class": type(exc).__name__})
+
+
+def webhook_counters(provider: str | None = None) -> dict[str, dict[str, int]]:
+    """{provider: {counter name: value}} for every provider (or one)."""
+    providers = (provider,) if provider else PROVIDERS
+    keys = [_key(p, n) for p in providers for n in COUNTER_NAMES]
+    try:
+        values = cache.get_many(keys)
+    except Exception:
+        values = {}
+    return {p: {n: int(values.get(_key(p, n), 0)) for n in COUNTER_NAMES} for p in providers}

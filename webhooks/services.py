@@ -1,0 +1,315 @@
+"""The event ledger: store each authenticated delivery raw (its own committed transaction), apply it, replay it.
+
+- `webhook_delivery_receive` stores one delivery under its unique (provider, idempotency key) and applies it at once;
+  a second copy, also one arriving at the same moment, finds the key taken and changes nothing.
+- `webhook_event_process` applies one stored event under a row lock; processed and ignored events are final, so
+  running it twice (two replays, a replay racing a deferred apply) does the work once.
+- Deferred Twilio status callbacks (the message's SID not recorded yet) are applied by `webhook_deferred_apply` when
+  `message_provider_id_assigned` announces the SID, or by replay.
+- `calls_reconcile` recovers calls whose post-call webhook never arrived, through the same ledger."""
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import Actor, audit_log_record
+from contactcenter.common.errors import ApplicationError
+from interactions.providers.elevenlabs import (
+    POST_CALL_TRANSCRIPTION,
+    ElevenLabsConversationsClient,
+    conversation_as_webhook_payload,
+)
+
+from .counters import webhook_counter_increment
+from .handlers import APPLIERS, ELEVENLABS, TWILIO, UNREADABLE_ERRORS, Identity, Outcome, elevenlabs_identity
+from .models import EventStatus, InteractionEvent
+
+logger = logging.getLogger("webhooks")
+
+FINAL_STATUSES = (EventStatus.PROCESSED, EventStatus.IGNORED)
+REPLAYABLE_STATUSES = (EventStatus.FAILED, EventStatus.DEFERRED, EventStatus.RECEIVED)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One authenticated delivery, ready to be stored."""
+
+    provider: str
+    identity: Identity
+    payload: dict | list
+    content_type: str = ""
+    headers: dict = field(default_factory=dict)
+    signature_valid: bool | None = None
+    remote_addr: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    event_id: str
+    status: str  # the event's status, or "duplicate"
+    duplicate: bool
+
+
+def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
+    """Insert the delivery in its own transaction (committed on return). (event, created); a taken idempotency key
+    returns the event stored first. Concurrent copies wait on the unique index, then see the first one's row."""
+    try:
+        with transaction.atomic():
+            event = InteractionEvent.objects.create(
+                provider=delivery.provider,
+                event_type=delivery.identity.event_type,
+                idempotency_key=delivery.identity.idempotency_key,
+                external_ref=delivery.identity.external_ref,
+                content_type=delivery.content_type[:100],
+                payload=delivery.payload,
+                headers=delivery.headers,
+                signature_valid=delivery.signature_valid,
+                remote_addr=delivery.remote_addr or None,
+            )
+        return event, True
+    except IntegrityError:
+        existing = InteractionEvent.objects.filter(
+            provider=delivery.provider, idempotency_key=delivery.identity.idempotency_key
+        ).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _apply(event: InteractionEvent) -> Outcome:
+    applier = APPLIERS.get(event.provider)
+    if applier is None:
+        return Outcome(EventStatus.FAILED, error=f"no adapter for provider {event.provider!r}")
+    try:
+        with transaction.atomic():
+            return applier(event)
+    except UNREADABLE_ERRORS as exc:
+        return Outcome(EventStatus.FAILED, error=str(exc))
+    except ApplicationError as exc:
+        return Outcome(EventStatus.FAILED, error=exc.detail)
+    except Exception as exc:  # a bug or an outage must not lose the delivery: it stays failed, for replay
+        logger.exception("webhook_apply_error", extra={"provider": event.provider, "event_id": str(event.pk)})
+        return Outcome(EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def webhook_event_process(*, event_id) -> str:
+    """Apply one stored event; returns its status afterwards. Processed and ignored events are left as they are."""
+    with transaction.atomic():
+        event = InteractionEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None:
+            raise ApplicationError("No such webhook event.", code="not_found", status=404)
+        if event.status in FINAL_STATUSES:
+            return event.status
+        outcome = _apply(event)
+        event.status = outcome.status
+        event.error = outcome.error
+        event.normalized = outcome.normalized
+        event.attempts += 1
+        fields = ["status", "error", "normalized", "attempts"]
+        if outcome.interaction_id:
+            event.interaction_id = outcome.interaction_id
+            fields.append("interaction")
+        if outcome.external_ref:
+            event.external_ref = outcome.external_ref[:128]
+            fields.append("external_ref")
+        if outcome.payload is not None:
+            event.payload = outcome.payload
+            fields.append("payload")
+        if outcome.status in FINAL_STATUSES:
+            event.processed_at = timezone.now()
+            fields.append("processed_at")
+        event.save(update_fields=fields)
+    webhook_counter_increment(provider=event.provider, name=event.status)
+    return event.status
+
+
+def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: float, event_id: str = "") -> None:
+    level = logging.WARNING if outcome == EventStatus.FAILED else logging.INFO
+    logger.log(
+        level,
+        "webhook_delivery",
+        extra={
+            "provider": provider,
+            "event_type": identity.event_type,
+            "idempotency_key": identity.idempotency_key,
+            "outcome": outcome,
+            "event_id": event_id,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+
+
+def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
+    """Store the delivery, then apply it synchronously (fast, no queue involved). A repeat answers `duplicate`."""
+    started = time.perf_counter()
+    webhook_counter_increment(provider=delivery.provider, name="received")
+    event, created = webhook_event_store(delivery=delivery)
+    if not created:
+        webhook_counter_increment(provider=delivery.provider, name="duplicate")
+        _log_delivery(
+            provider=delivery.provider,
+            identity=delivery.identity,
+            outcome="duplicate",
+            started=started,
+            event_id=str(event.pk),
+        )
+        return ReceiveResult(str(event.pk), "duplicate", True)
+    status = webhook_event_process(event_id=event.pk)
+    _log_delivery(
+        provider=delivery.provider, identity=delivery.identity, outcome=status, started=started, event_id=str(event.pk)
+    )
+    return ReceiveResult(str(event.pk), status, False)
+
+
+# --- replay -------------------------------------------------------------------------------------------------------
+def webhook_event_replay(*, event_id, actor: Actor) -> str:
+    """Apply a failed, deferred or unapplied event again; returns its status after the replay. Idempotent: an event
+    already processed (or ignored) is left alone and its status returned."""
+    with transaction.atomic():
+        event = InteractionEvent.objects.filter(pk=event_id).only("pk", "status", "provider").first()
+        if event is None:
+            raise ApplicationError("No such webhook event.", code="not_found", status=404)
+        previous = event.status
+        status = webhook_event_process(event_id=event_id)
+        if previous not in FINAL_STATUSES:
+            audit_log_record(
+                actor=actor,
+                action="webhook_event.replayed",
+                target_type="webhook_event",
+                target_id=event_id,
+                data={"provider": event.provider, "previous_status": previous, "status": status},
+            )
+    logger.info(
+        "webhook_replayed",
+        extra={"provider": event.provider, "event_id": str(event_id), "previous": previous, "outcome": status},
+    )
+    return status
+
+
+def webhook_events_select(
+    *,
+    ids: list | None = None,
+    provider: str | None = None,
+    statuses: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+):
+    """Events to replay, oldest first. Without ids or statuses: the failed ones."""
+    queryset = InteractionEvent.objects.all()
+    if ids:
+        queryset = queryset.filter(pk__in=ids)
+    if provider:
+        queryset = queryset.filter(provider=provider)
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    elif not ids:
+        queryset = queryset.filter(status=EventStatus.FAILED)
+    if since:
+        queryset = queryset.filter(received_at__gte=since)
+    if until:
+        queryset = queryset.filter(received_at__lt=until)
+    return queryset.order_by("received_at", "id")
+
+
+# --- deferred Twilio status callbacks -----------------------------------------------------------------------------
+def webhook_deferred_apply(*, provider_message_id: str) -> int:
+    """Apply the status callbacks kept for a message SID that was not recorded when they came. Returns how many were
+    applied. Events still being stored or applied by their own request are included: the row lock orders them."""
+    event_ids = list(
+        InteractionEvent.objects.filter(
+            provider=TWILIO,
+            external_ref=provider_message_id,
+            status__in=(EventStatus.DEFERRED, EventStatus.RECEIVED),
+        )
+        .order_by("received_at", "id")
+        .values_list("pk", flat=True)
+    )
+    applied = 0
+    for event_id in event_ids:
+        if webhook_event_process(event_id=event_id) == EventStatus.PROCESSED:
+            applied += 1
+    if event_ids:
+        logger.info(
+            "webhook_deferred_applied", extra={"provider": TWILIO, "events": len(event_ids), "applied": applied}
+        )
+    return applied
+
+
+# --- call reconciliation ------------------------------------------------------------------------------------------
+@dataclass
+class ReconcileReport:
+    listed: int = 0
+    known: int = 0
+    not_finished: int = 0
+    recovered: int = 0
+    failed: int = 0
+    dry_run: bool = False
+    conversation_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "listed": self.listed,
+            "known": self.known,
+            "not_finished": self.not_finished,
+            "recovered": self.recovered,
+            "failed": self.failed,
+            "dry_run": self.dry_run,
+        }
+
+
+def _conversations_client() -> ElevenLabsConversationsClient:
+    return ElevenLabsConversationsClient(api_key=settings.ELEVENLABS_API_KEY, base_url=settings.ELEVENLABS_API_BASE_URL)
+
+
+def calls_reconcile(
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    dry_run: bool = False,
+    client: ElevenLabsConversationsClient | None = None,
+) -> ReconcileReport:
+    """List the conversations ElevenLabs has since `since`, and fetch and apply, through the ledger, each finished one
+    whose post-call transcription we never received. Raises ElevenLabsApiError when the API cannot be used."""
+    client = client or _conversations_client()
+    report = ReconcileReport(dry_run=dry_run)
+    for summary in client.conversations_list(since=since, until=until):
+        report.listed += 1
+        if summary.status not in ("done", "failed"):
+            report.not_finished += 1
+            continue
+        known = InteractionEvent.objects.filter(
+            provider=ELEVENLABS, event_type=POST_CALL_TRANSCRIPTION, external_ref=summary.conversation_id
+        ).exists()
+        if known:
+            report.known += 1
+            continue
+        report.conversation_ids.append(summary.conversation_id)
+        if dry_run:
+            continue
+        payload = conversation_as_webhook_payload(client.conversation_get(summary.conversation_id))
+        result = webhook_delivery_receive(
+            delivery=Delivery(
+                provider=ELEVENLABS,
+                identity=elevenlabs_identity(payload),
+                payload=payload,
+                content_type="application/json",
+                headers={"X-Source": "reconcile_calls"},
+            )
+        )
+        if result.status == EventStatus.PROCESSED or result.duplicate:
+            report.recovered += 0 if result.duplicate else 1
+            report.known += 1 if result.duplicate else 0
+        else:
+            report.failed += 1
+    logger.info("calls_reconciled", extra=report.as_dict())
+    return report
+
+
+def replay_summary(statuses: list[str]) -> dict:
+    return dict(Counter(statuses))
