@@ -9,6 +9,7 @@ from .assignments import (
     interaction_pii_reveal,
     interaction_status_change,
 )
+from .calls import NormalizedCall, NormalizedCallAudio, call_recording_attach, call_upsert
 from .conversations import (
     CONVERSATION_IDLE_TIMEOUT,
     OPEN_STATUSES,
@@ -27,6 +28,7 @@ from .delivery import (
     sms_reconcile_run,
     sms_reconcile_stale,
 )
+from .inbound import NormalizedWhatsAppMessage, whatsapp_message_record
 from .messages import MessageStatusChange, message_resend, message_send, message_status_apply
 
 __all__ = [
@@ -36,8 +38,13 @@ __all__ = [
     "SENSITIVE_BODY_REDACTED",
     "DeliveryOutcome",
     "MessageStatusChange",
+    "NormalizedCall",
+    "NormalizedCallAudio",
+    "NormalizedWhatsAppMessage",
     "ReconcileReport",
     "SweepReport",
+    "call_recording_attach",
+    "call_upsert",
     "channel_provider",
     "interaction_assign",
     "interaction_open_or_continue",
@@ -52,4 +59,5 @@ __all__ = [
     "message_sweep",
     "sms_reconcile_run",
     "sms_reconcile_stale",
+    "whatsapp_message_record",
 ]
