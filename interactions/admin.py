@@ -1,28 +1,139 @@
-from django.contrib import admin
+"""The supervisors' back office for interactions, messages and calls.
+
+The changelist is built for millions of rows: one bounded count query (CappedCountPaginator), filters whose choices
+cost no query over the table, search by full phone number through the keyed-hash index or by external id, and the
+related rows of a page read in the same query. The change page is read-only (changes go through actions that call
+the services) and shows the interaction's timeline."""
+
+import csv
+import logging
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from contactcenter.common.admin import ReadOnlyAdmin
-from contactcenter.common.pii import phone_mask
+from audit.services import audit_log_record
+from backoffice.filters import AgentFilter, CreatedFilter, ProviderFilter, known_providers
+from backoffice.forms import AssignForm, RevealForm, StatusForm
+from backoffice.paginator import CappedCountPaginator
+from backoffice.roles import is_auditor, is_supervisor
+from backoffice.selectors import interaction_timeline, message_body_for_display
+from backoffice.utils import client_ip, request_actor
+from contactcenter.common.admin import ReadOnlyAdmin, RoleScopedAdmin
+from contactcenter.common.errors import ApplicationError
+from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_mask, phone_normalize
 
-from .models import CallDetail, Interaction, Message
+from .models import CallDetail, Channel, Direction, Interaction, Message, MessageStatus
+
+logger = logging.getLogger(__name__)
+
+RESENDABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+RECONCILABLE_STATUSES = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT)
+
+
+def _service(name: str):
+    """A service another part of the product provides, or None while it is not there (the action then says so)."""
+    from interactions import services
+
+    return getattr(services, name, None)
+
+
+def _webhook_replay():
+    try:
+        from webhooks.services import webhook_event_replay
+    except ImportError:
+        return None
+    return webhook_event_replay
+
+
+class SupervisorActionsMixin:
+    """Permission checks for the admin actions: `allowed_permissions = ("supervise",)` etc."""
+
+    def has_supervise_permission(self, request):
+        return is_supervisor(request.user) and not is_auditor(request.user)
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+
+def _messages_resend(modeladmin, request, message_ids) -> None:
+    resend = _service("message_resend")
+    if resend is None:
+        modeladmin.message_user(request, _("Resending is not available in this version."), messages.ERROR)
+        return
+    done, refused = 0, 0
+    for message_id in message_ids:
+        try:
+            resend(message_id=message_id, actor=request_actor(request))
+            done += 1
+        except ApplicationError as exc:
+            refused += 1
+            logger.info("resend refused", extra={"message_id": str(message_id), "reason": exc.code})
+    modeladmin.message_user(
+        request,
+        _("%(done)d message(s) queued again, %(refused)d refused.") % {"done": done, "refused": refused},
+        messages.SUCCESS if not refused else messages.WARNING,
+    )
+
+
+def _messages_reconcile(modeladmin, request, message_ids) -> None:
+    reconcile = _service("message_reconcile")
+    if reconcile is None:
+        modeladmin.message_user(request, _("Reconciling is not available in this version."), messages.ERROR)
+        return
+    changed = 0
+    for message_id in message_ids:
+        try:
+            changed += bool(reconcile(message_id=message_id))
+        except ApplicationError:
+            continue
+        except Exception:  # a provider outage must not turn the page into a 500
+            logger.exception("reconcile failed", extra={"message_id": str(message_id)})
+    modeladmin.message_user(
+        request,
+        _("Asked the provider for %(total)d message(s); %(changed)d status(es) moved forward.")
+        % {"total": len(message_ids), "changed": changed},
+    )
 
 
 @admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
+class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
     list_display = (
-        "id",
+        "short_id",
         "channel",
-        "direction",
         "status",
+        "direction",
         "masked_phone",
-        "provider",
         "assigned_agent",
         "started_at",
+        "duration",
         "last_activity_at",
     )
-    list_filter = ("channel", "status", "direction", "provider")
-    list_select_related = ("assigned_agent",)
+    list_filter = ("channel", "status", "direction", ProviderFilter, AgentFilter, CreatedFilter)
+    list_select_related = ("assigned_agent", "call_detail")
+    list_per_page = 50
+    list_max_show_all = 200
+    paginator = CappedCountPaginator
     show_full_result_count = False
+    sortable_by = ()
+    search_fields = ("=external_id",)
+    search_help_text = _("A full phone number (any format, with country code) or an exact external id.")
+    actions = (
+        "assign_to_agent",
+        "change_status",
+        "replay_failed_events",
+        "resend_failed_sms",
+        "reconcile_sms",
+        "export_csv",
+    )
+    change_form_template = "admin/interactions/interaction/change_form.html"
     fields = (
         "channel",
         "direction",
@@ -31,26 +142,78 @@ class InteractionAdmin(admin.ModelAdmin):
         "provider",
         "external_id",
         "assigned_agent",
+        "subject",
+        "summary",
         "started_at",
         "ended_at",
         "last_activity_at",
-        "summary",
+        "verified_at",
+        "redacted_at",
+        "created_at",
+        "pretty_metadata",
     )
-    readonly_fields = (
-        "channel",
-        "direction",
-        "masked_phone",
-        "provider",
-        "external_id",
-        "started_at",
-        "ended_at",
-        "last_activity_at",
-        "summary",
-    )
+    readonly_fields = fields
+
+    # --- list -----------------------------------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        # The page's rows carry their agent and call in one query; the heavy call columns stay in the database.
+        return (
+            super()
+            .get_queryset(request)
+            .defer(
+                "metadata",
+                "summary",
+                "call_detail__transcript",
+                "call_detail__analysis",
+                "call_detail__metadata",
+                "call_detail__summary",
+            )
+        )
+
+    def get_list_filter(self, request):
+        return self.list_filter
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            e164 = phone_normalize(term)
+        except InvalidPhoneNumber:
+            e164 = ""
+        if e164:
+            return queryset.filter(customer_phone_hash=phone_hash(e164)), False
+        # Exact external id; the providers are listed so the (provider, external_id) unique index serves it.
+        providers = [value for value, _label in known_providers()]
+        return queryset.filter(provider__in=providers, external_id=term), False
+
+    @admin.display(description=_("id"))
+    def short_id(self, obj):
+        return str(obj.pk)[:8]
 
     @admin.display(description=_("customer phone"))
     def masked_phone(self, obj):
         return phone_mask(obj.customer_phone)
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        try:
+            seconds = obj.call_detail.duration_seconds
+        except CallDetail.DoesNotExist:
+            return "-"
+        if seconds is None:
+            return "-"
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    @admin.display(description=_("metadata"))
+    def pretty_metadata(self, obj):
+        from backoffice.selectors import pretty_json
+
+        text = pretty_json(obj.metadata)
+        return format_html("<pre class='cc-json'>{}</pre>", text) if text else "-"
+
+    # --- change page: read-only, with the timeline ------------------------------------------------------------------
 
     def has_add_permission(self, request):
         return False
@@ -58,24 +221,338 @@ class InteractionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied  # changes go through the actions, which call the services
+        interaction = self.get_object(request, object_id)
+        if interaction is None or not self.has_view_permission(request, interaction):
+            return super().change_view(request, object_id, form_url, extra_context)
+        timeline = interaction_timeline(interaction=interaction)
+        recording_url = ""
+        if timeline.call is not None and timeline.call.recording:
+            recording_url = reverse("admin:interactions_interaction_recording", args=[interaction.pk])
+        context = {
+            **(extra_context or {}),
+            "timeline": timeline,
+            "recording_url": recording_url,
+            "may_reveal": request.user.has_perm("interactions.view_pii") and bool(interaction.customer_phone),
+            "reveal_form": RevealForm(),
+            "reveal_url": reverse("admin:interactions_interaction_reveal", args=[interaction.pk]),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:object_id>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="interactions_interaction_reveal",
+            ),
+            path(
+                "<uuid:object_id>/recording/",
+                self.admin_site.admin_view(self.recording_view),
+                name="interactions_interaction_recording",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _visible_object(self, request, object_id) -> Interaction:
+        interaction = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_view_permission(request, interaction):
+            raise PermissionDenied
+        return interaction
+
+    def reveal_view(self, request, object_id):
+        """Show the customer's full number to a user with `view_pii`, who gives a reason; each reveal is audited."""
+        interaction = self._visible_object(request, object_id)
+        if not request.user.has_perm("interactions.view_pii"):
+            raise PermissionDenied
+        form = RevealForm(request.POST or None)
+        revealed = ""
+        if request.method == "POST" and form.is_valid():
+            reveal = _service("interaction_pii_reveal")
+            reason = form.cleaned_data["reason"]
+            if reveal is not None:
+                reveal(
+                    interaction=interaction, actor=request_actor(request), reason=reason, ip_address=client_ip(request)
+                )
+            else:
+                audit_log_record(
+                    actor=request_actor(request),
+                    action="interaction.pii_viewed",
+                    target_type="interaction",
+                    target_id=interaction.pk,
+                    data={"reason": reason[:200]},
+                    ip_address=client_ip(request),
+                )
+            revealed = interaction.customer_phone
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": interaction,
+            "title": _("Reveal the customer's phone number"),
+            "form": form,
+            "revealed_phone": revealed,
+            "masked_phone": phone_mask(interaction.customer_phone),
+        }
+        response = TemplateResponse(request, "admin/interactions/interaction/reveal.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def recording_view(self, request, object_id):
+        """The call's recording, to staff who may see the interaction (never a public media URL)."""
+        interaction = self._visible_object(request, object_id)
+        call = CallDetail.objects.filter(interaction=interaction).only("recording").first()
+        if call is None or not call.recording:
+            raise Http404
+        try:
+            handle = call.recording.open("rb")
+        except FileNotFoundError:
+            raise Http404
+        response = FileResponse(handle, content_type="audio/mpeg")
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    # --- actions ----------------------------------------------------------------------------------------------------
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if is_auditor(request.user):
+            return {name: action for name, action in actions.items() if name == "export_csv"}
+        return actions
+
+    def _intermediate(self, request, queryset, form, title, action_name):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "queryset": queryset[:20],
+            "count": queryset.count(),
+            "action_name": action_name,
+            "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/interactions/interaction/action_form.html", context)
+
+    @admin.action(description=_("Assign to an agent"), permissions=["supervise"])
+    def assign_to_agent(self, request, queryset):
+        form = AssignForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            agent = form.cleaned_data["agent"]
+            done, refused = 0, 0
+            for interaction in queryset.order_by()[:1000]:
+                try:
+                    _service("interaction_assign")(
+                        interaction=interaction,
+                        agent=agent,
+                        actor=request_actor(request),
+                        ip_address=client_ip(request),
+                    )
+                    done += 1
+                except ApplicationError as exc:
+                    refused += 1
+                    last_error = exc.detail if hasattr(exc, "detail") else str(exc)
+            self.message_user(request, ngettext("%d interaction assigned.", "%d interactions assigned.", done) % done)
+            if refused:
+                self.message_user(
+                    request, _("%(n)d refused: %(error)s") % {"n": refused, "error": last_error}, messages.WARNING
+                )
+            return None
+        return self._intermediate(request, queryset, form, _("Assign to an agent"), "assign_to_agent")
+
+    @admin.action(description=_("Change status"), permissions=["change"])
+    def change_status(self, request, queryset):
+        form = StatusForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            status = form.cleaned_data["status"]
+            done, errors = 0, []
+            for interaction in queryset.order_by()[:1000]:
+                try:
+                    _service("interaction_status_change")(
+                        interaction=interaction,
+                        status=status,
+                        actor=request_actor(request),
+                        ip_address=client_ip(request),
+                    )
+                    done += 1
+                except ApplicationError as exc:
+                    errors.append(str(getattr(exc, "detail", exc)))
+            self.message_user(request, ngettext("%d status changed.", "%d statuses changed.", done) % done)
+            if errors:
+                self.message_user(
+                    request, _("%(n)d refused: %(error)s") % {"n": len(errors), "error": errors[0]}, messages.WARNING
+                )
+            return None
+        return self._intermediate(request, queryset, form, _("Change status"), "change_status")
+
+    @admin.action(description=_("Replay failed webhook events"), permissions=["supervise"])
+    def replay_failed_events(self, request, queryset):
+        replay = _webhook_replay()
+        if replay is None:
+            self.message_user(request, _("Replaying events is not available in this version."), messages.ERROR)
+            return
+        from webhooks.models import EventStatus, InteractionEvent
+
+        event_ids = list(
+            InteractionEvent.objects.filter(
+                interaction__in=queryset.order_by().values("pk")[:1000], status=EventStatus.FAILED
+            ).values_list("pk", flat=True)[:1000]
+        )
+        outcomes: dict[str, int] = {}
+        for event_id in event_ids:
+            try:
+                status = replay(event_id=event_id, actor=request_actor(request))
+            except ApplicationError as exc:
+                status = getattr(exc, "code", "refused")
+            outcomes[str(status)] = outcomes.get(str(status), 0) + 1
+        summary = ", ".join(f"{status}: {n}" for status, n in sorted(outcomes.items())) or "-"
+        self.message_user(
+            request, _("Replayed %(n)d failed event(s) (%(summary)s).") % {"n": len(event_ids), "summary": summary}
+        )
+
+    def _selected_messages(self, queryset, statuses):
+        return list(
+            Message.objects.filter(
+                interaction__in=queryset.order_by().values("pk")[:1000],
+                channel=Channel.SMS,
+                direction=Direction.OUTBOUND,
+                status__in=statuses,
+            ).values_list("pk", flat=True)[:1000]
+        )
+
+    @admin.action(description=_("Resend failed SMS"), permissions=["supervise"])
+    def resend_failed_sms(self, request, queryset):
+        _messages_resend(self, request, self._selected_messages(queryset, RESENDABLE_STATUSES))
+
+    @admin.action(description=_("Reconcile SMS status now"), permissions=["supervise"])
+    def reconcile_sms(self, request, queryset):
+        _messages_reconcile(self, request, self._selected_messages(queryset, RECONCILABLE_STATUSES))
+
+    @admin.action(description=_("Export selected as CSV"), permissions=["export"])
+    def export_csv(self, request, queryset):
+        """Streams the selection; phone numbers are masked unless the user may see PII. The export is audited."""
+        clear = request.user.has_perm("interactions.view_pii")
+        rows = queryset.select_related("assigned_agent", "call_detail").order_by("-created_at", "-id")
+        audit_log_record(
+            actor=request_actor(request),
+            action="interactions.exported",
+            target_type="interaction",
+            data={"count": rows.count(), "phones": "clear" if clear else "masked"},
+            ip_address=client_ip(request),
+        )
+
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+        header = [
+            "id",
+            "channel",
+            "direction",
+            "status",
+            "customer_phone",
+            "provider",
+            "external_id",
+            "assigned_agent",
+            "started_at",
+            "ended_at",
+            "duration_seconds",
+            "last_activity_at",
+        ]
+
+        def generate():
+            yield writer.writerow(header)
+            for obj in rows.iterator(chunk_size=2000):
+                try:
+                    duration = obj.call_detail.duration_seconds
+                except CallDetail.DoesNotExist:
+                    duration = None
+                yield writer.writerow(
+                    [
+                        obj.pk,
+                        obj.channel,
+                        obj.direction,
+                        obj.status,
+                        obj.customer_phone if clear else phone_mask(obj.customer_phone),
+                        obj.provider,
+                        obj.external_id or "",
+                        obj.assigned_agent.get_username() if obj.assigned_agent else "",
+                        obj.started_at.isoformat() if obj.started_at else "",
+                        obj.ended_at.isoformat() if obj.ended_at else "",
+                        "" if duration is None else duration,
+                        obj.last_activity_at.isoformat() if obj.last_activity_at else "",
+                    ]
+                )
+
+        response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="interactions-{stamp}.csv"'
+        return response
+
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdmin):
-    list_display = ("id", "channel", "direction", "status", "masked_to", "provider", "error_code", "created_at")
-    list_filter = ("channel", "direction", "status")
+class MessageAdmin(SupervisorActionsMixin, ReadOnlyAdmin):
+    agent_scope = "interaction__assigned_agent"
+    list_display = ("created_at", "channel", "direction", "status", "masked_to", "provider", "error_code")
+    list_filter = ("channel", "direction", "status", CreatedFilter)
+    list_select_related = ()
+    paginator = CappedCountPaginator
+    sortable_by = ()
+    search_fields = ("=provider_message_id",)
+    search_help_text = _("An exact provider message id (e.g. a Twilio SID).")
     exclude = ("body", "to_phone", "from_phone")
-    readonly_fields = ("masked_to", "shown_body")
+    readonly_fields = ("masked_to", "masked_from", "shown_body", "interaction_link")
+    actions = ("resend_failed", "reconcile_now")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        return (queryset.filter(provider_message_id=term), False) if term else (queryset, False)
 
     @admin.display(description=_("to"))
     def masked_to(self, obj):
         return phone_mask(obj.to_phone)
 
+    @admin.display(description=_("from"))
+    def masked_from(self, obj):
+        return phone_mask(obj.from_phone)
+
     @admin.display(description=_("body"))
     def shown_body(self, obj):
-        return _("(hidden: contains a one-time code)") if obj.is_sensitive else obj.body
+        return message_body_for_display(obj)
+
+    @admin.display(description=_("interaction"))
+    def interaction_link(self, obj):
+        url = reverse("admin:interactions_interaction_change", args=[obj.interaction_id])
+        return format_html('<a href="{}">{}</a>', url, obj.interaction_id)
+
+    @admin.action(description=_("Resend (failed SMS only)"), permissions=["supervise"])
+    def resend_failed(self, request, queryset):
+        ids = queryset.filter(channel=Channel.SMS, direction=Direction.OUTBOUND, status__in=RESENDABLE_STATUSES)
+        _messages_resend(self, request, list(ids.values_list("pk", flat=True)[:1000]))
+
+    @admin.action(description=_("Reconcile SMS status now"), permissions=["supervise"])
+    def reconcile_now(self, request, queryset):
+        ids = queryset.filter(channel=Channel.SMS, direction=Direction.OUTBOUND, status__in=RECONCILABLE_STATUSES)
+        _messages_reconcile(self, request, list(ids.values_list("pk", flat=True)[:1000]))
 
 
 @admin.register(CallDetail)
 class CallDetailAdmin(ReadOnlyAdmin):
+    agent_scope = "interaction__assigned_agent"
     list_display = ("conversation_id", "agent_name", "duration_seconds", "call_successful", "created_at")
-    exclude = ("customer_number",)
+    search_fields = ("=conversation_id",)
+    paginator = CappedCountPaginator
+    sortable_by = ()
+    exclude = ("customer_number", "transcript", "analysis", "metadata")
+    readonly_fields = ("masked_customer_number",)
+
+    @admin.display(description=_("customer number"))
+    def masked_customer_number(self, obj):
+        return phone_mask(obj.customer_number)

@@ -1,0 +1,44 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from interactions.models import InteractionStatus
+
+from .roles import AGENT, SUPERVISOR
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.get_username()
+
+
+class AssignForm(forms.Form):
+    agent = AgentChoiceField(
+        label=_("Agent"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label=_("(nobody: unassign)"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, groups__name__in=[AGENT, SUPERVISOR])
+            .distinct()
+            .order_by("username")
+        )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("New status"), choices=InteractionStatus.choices)
+
+
+class RevealForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        min_length=5,
+        max_length=200,
+        help_text=_("Why you need the customer's full number. Recorded in the audit log with your name and address."),
+        widget=forms.TextInput(attrs={"size": 60}),
+    )

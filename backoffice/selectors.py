@@ -1,0 +1,260 @@
+"""Reads of the back office: the timeline of one interaction and the dashboard's numbers."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from audit.models import AuditLog
+from contactcenter.common.pii import phone_mask, phones_mask_in_text
+from interactions.models import CallDetail, Direction, Interaction, Message, MessageStatus
+from otp.models import OtpChallenge, OtpStatus
+from webhooks.models import EventStatus, InteractionEvent
+
+TIMELINE_LIMIT = 300
+SENSITIVE_PLACEHOLDER = gettext_lazy("•••• (hidden: one-time code)")
+
+
+def pretty_json(value) -> str:
+    """Raw payloads for people: indented, keys sorted, phone numbers masked."""
+    if value in (None, "", {}, []):
+        return ""
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return phones_mask_in_text(text)
+
+
+@dataclass
+class TimelineItem:
+    at: datetime | None
+    kind: str  # event | message | call | otp | audit
+    title: str
+    detail: str = ""
+    status: str = ""
+    direction: str = ""
+    body: str = ""
+    payload: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Timeline:
+    items: list[TimelineItem]
+    messages: list[Message]
+    call: CallDetail | None
+    transcript: list[dict]
+    truncated: bool
+
+
+def message_body_for_display(message: Message) -> str:
+    return str(SENSITIVE_PLACEHOLDER) if message.is_sensitive else message.body
+
+
+def interaction_timeline(*, interaction: Interaction) -> Timeline:
+    """Everything that happened to one interaction, oldest first, each source bounded (a few queries in all)."""
+    items: list[TimelineItem] = []
+    truncated = False
+
+    events = list(
+        InteractionEvent.objects.filter(interaction=interaction).order_by("received_at", "id")[: TIMELINE_LIMIT + 1]
+    )
+    truncated |= len(events) > TIMELINE_LIMIT
+    for event in events[:TIMELINE_LIMIT]:
+        items.append(
+            TimelineItem(
+                at=event.received_at,
+                kind="event",
+                title=f"{event.provider} · {event.event_type or _('event')}",
+                status=event.status,
+                detail=event.error,
+                payload=pretty_json(event.payload),
+                extra={"id": event.id, "attempts": event.attempts},
+            )
+        )
+
+    messages = list(Message.objects.filter(interaction=interaction).order_by("created_at", "id")[: TIMELINE_LIMIT + 1])
+    truncated |= len(messages) > TIMELINE_LIMIT
+    messages = messages[:TIMELINE_LIMIT]
+    for message in messages:
+        message.display_body = message_body_for_display(message)
+        message.masked_to = phone_mask(message.to_phone)
+        message.masked_from = phone_mask(message.from_phone)
+        items.append(
+            TimelineItem(
+                at=message.received_at or message.queued_at or message.created_at,
+                kind="message",
+                title=_("%(channel)s message") % {"channel": message.get_channel_display()},
+                status=message.status,
+                direction=message.direction,
+                body=message.display_body,
+                detail=" ".join(filter(None, [message.error_code, message.error_message])),
+                extra={"id": message.id, "provider_message_id": message.provider_message_id or ""},
+            )
+        )
+
+    call = CallDetail.objects.filter(interaction=interaction).first()
+    transcript: list[dict] = []
+    if call is not None:
+        for turn in call.transcript if isinstance(call.transcript, list) else []:
+            if isinstance(turn, dict):
+                transcript.append(
+                    {
+                        "role": str(turn.get("role", "")),
+                        "text": phones_mask_in_text(str(turn.get("message") or turn.get("text") or "")),
+                        "seconds": turn.get("time_in_call_secs"),
+                    }
+                )
+        items.append(
+            TimelineItem(
+                at=call.started_at or interaction.started_at,
+                kind="call",
+                title=_("Call %(status)s") % {"status": call.conversation_status or ""},
+                status=call.call_successful,
+                detail=call.end_reason or call.failure_reason,
+                body=call.summary,
+                extra={"duration": call.duration_seconds},
+            )
+        )
+
+    otp_filter = Q(interaction=interaction)
+    if call is not None and call.conversation_id:
+        otp_filter |= Q(conversation_id=call.conversation_id)
+    challenges = list(
+        OtpChallenge.objects.filter(otp_filter).select_related("message").order_by("created_at")[:TIMELINE_LIMIT]
+    )
+    for challenge in challenges:
+        delivery = challenge.message.status if challenge.message else ""
+        items.append(
+            TimelineItem(
+                at=challenge.created_at,
+                kind="otp",
+                title=_("OTP challenge · %(purpose)s") % {"purpose": challenge.purpose},
+                status=challenge.status,
+                detail=_("%(attempts)s wrong attempts; SMS %(delivery)s")
+                % {"attempts": challenge.attempts, "delivery": delivery or "-"},
+                extra={"id": challenge.id, "phone": phone_mask(challenge.phone)},
+            )
+        )
+
+    audit_filter = Q(target_type="interaction", target_id=str(interaction.id))
+    if messages:
+        audit_filter |= Q(target_type="message", target_id__in=[str(m.id) for m in messages])
+    if challenges:
+        audit_filter |= Q(target_type__in=["otp_challenge", "otp"], target_id__in=[str(c.id) for c in challenges])
+    audits = list(AuditLog.objects.filter(audit_filter).order_by("created_at", "id")[:TIMELINE_LIMIT])
+    for record in audits:
+        items.append(
+            TimelineItem(
+                at=record.created_at,
+                kind="audit",
+                title=record.action,
+                detail=f"{record.actor_label or record.actor_type}"
+                + (f" · {record.ip_address}" if record.ip_address else ""),
+                payload=pretty_json(record.data),
+                extra={"id": record.id},
+            )
+        )
+
+    epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+    items.sort(key=lambda item: item.at or epoch)
+    return Timeline(items=items, messages=messages, call=call, transcript=transcript, truncated=truncated)
+
+
+# --- Dashboard ---------------------------------------------------------------------------------------------------
+
+STUCK_AFTER = timedelta(minutes=15)
+
+
+@dataclass
+class DashboardData:
+    days: list
+    per_channel_per_day: dict  # channel -> [count per day]
+    sms_funnel: list  # [(label, count)]
+    otp_total: int
+    otp_approved: int
+    otp_per_day: list  # [(day, approved, total)]
+    webhook_failures_per_day: list  # [(day, failed)]
+    failed_events: int
+    stuck_messages: int
+    failed_otp_deliveries: int
+    stuck_before: datetime
+
+
+def dashboard_data(*, days: int = 14, now: datetime | None = None) -> DashboardData:
+    """Numbers for the dashboard over the last `days` days. Each is one grouped query over an indexed time range."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    first_day = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first_day, datetime.min.time()))
+    day_list = [first_day + timedelta(days=i) for i in range(days)]
+
+    per_channel: dict[str, list[int]] = {}
+    rows = (
+        Interaction.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "channel")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    index = {day: i for i, day in enumerate(day_list)}
+    for row in rows:
+        series = per_channel.setdefault(row["channel"], [0] * days)
+        if row["day"] in index:
+            series[index[row["day"]]] += row["n"]
+
+    sms_counts = dict(
+        Message.objects.filter(created_at__gte=since, channel="sms", direction=Direction.OUTBOUND)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("status", "n")
+    )
+    reached_sent = sum(sms_counts.get(s, 0) for s in ("sent", "delivered", "read", "undelivered"))
+    delivered = sum(sms_counts.get(s, 0) for s in ("delivered", "read"))
+    failed = sms_counts.get("failed", 0) + sms_counts.get("undelivered", 0)
+    sms_funnel = [
+        (_("Queued"), sum(sms_counts.values())),
+        (_("Sent"), reached_sent),
+        (_("Delivered"), delivered),
+        (_("Failed or undelivered"), failed),
+    ]
+
+    otp_rows = (
+        OtpChallenge.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(total=Count("id"), approved=Count("id", filter=Q(status=OtpStatus.APPROVED)))
+        .order_by()
+    )
+    otp_by_day = {row["day"]: (row["approved"], row["total"]) for row in otp_rows}
+    otp_per_day = [(day, *otp_by_day.get(day, (0, 0))) for day in day_list]
+
+    event_rows = (
+        InteractionEvent.objects.filter(received_at__gte=since, status=EventStatus.FAILED)
+        .annotate(day=TruncDate("received_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    failures_by_day = {row["day"]: row["n"] for row in event_rows}
+
+    stuck_before = now - STUCK_AFTER
+    return DashboardData(
+        days=day_list,
+        per_channel_per_day=per_channel,
+        sms_funnel=sms_funnel,
+        otp_total=sum(total for _day, _approved, total in otp_per_day),
+        otp_approved=sum(approved for _day, approved, _total in otp_per_day),
+        otp_per_day=otp_per_day,
+        webhook_failures_per_day=[(day, failures_by_day.get(day, 0)) for day in day_list],
+        failed_events=InteractionEvent.objects.filter(status=EventStatus.FAILED).count(),
+        stuck_messages=Message.objects.filter(
+            status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], updated_at__lt=stuck_before
+        ).count(),
+        failed_otp_deliveries=OtpChallenge.objects.filter(status=OtpStatus.FAILED).count(),
+        stuck_before=stuck_before,
+    )
