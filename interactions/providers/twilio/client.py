@@ -167,13 +167,11 @@ class TwilioSmsBackend:
         response = self._http.last_response
         http_status = int(getattr(response, "status_code", None) or getattr(exc, "status", 0) or 0)
         info = twilio_error_parse(http_status, getattr(response, "text", ""))
-        code = info.code or str(getattr(exc, "code", "") or "")
+        code = info.code or ("20429" if http_status == 429 else str(http_status or getattr(exc, "code", "") or ""))
         headers = getattr(response, "headers", None) or {}
         retry_after = retry_after_seconds(headers.get("Retry-After") if hasattr(headers, "get") else None)
         if http_status == 429 or code == "20429":
-            return TransientSendError(
-                info.message, code=code or "20429", http_status=http_status, retry_after=retry_after
-            )
+            return TransientSendError(info.message, code=code, http_status=http_status, retry_after=retry_after)
         if http_status >= 500:
             error_class = UncertainSendError if creating else TransientSendError
             return error_class(info.message, code=code, http_status=http_status, retry_after=retry_after)

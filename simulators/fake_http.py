@@ -1,0 +1,173 @@
+"""What the fake provider servers share: a threaded HTTP server on loopback, a record of every request, and a queue of
+misbehaviours (errors, hangs, dropped connections) applied to the next requests that ask for them."""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How the fake answers one request instead of normally.
+
+    kind: `error` (answer `status` with `body` and `headers`, change nothing), `hang` (wait `delay` seconds, then
+    answer 504 having changed nothing), `accept_then_hang` (do the work, then wait `delay` seconds before answering:
+    a client with a shorter timeout never learns it worked), `drop` (close the connection without an answer, having
+    changed nothing)."""
+
+    kind: str
+    status: int = 500
+    body: object = None
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+
+    @property
+    def form(self) -> dict:
+        return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # dropped connections are part of the act
+        pass
+
+
+class FakeServer:
+    """Base of the fakes. Subclasses implement `handle(request) -> (status, body, headers)` and name the requests a
+    behaviour applies to with `behaviour_applies(request)`."""
+
+    name = "fake"
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0):
+        self._address = (host, port)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._behaviours: list[Behaviour] = []
+        self.requests: list[RecordedRequest] = []
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+    def start(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet: tests read `fake.requests` instead
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = RecordedRequest(
+                    method=self.command,
+                    path=parts.path,
+                    query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                with fake._lock:
+                    fake.requests.append(request)
+                behaviour = fake._next_behaviour(request)
+                if behaviour is not None and behaviour.kind == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if behaviour is not None and behaviour.kind == "hang":
+                    time.sleep(behaviour.delay)
+                    self._answer(504, {"message": "gateway timeout"}, {})
+                    return
+                if behaviour is not None and behaviour.kind == "error":
+                    self._answer(behaviour.status, behaviour.body, behaviour.headers)
+                    return
+                status, payload, headers = fake.handle(request)
+                if behaviour is not None and behaviour.kind == "accept_then_hang":
+                    time.sleep(behaviour.delay)
+                try:
+                    self._answer(status, payload, headers)
+                except OSError:
+                    pass  # the client gave up waiting
+
+            def _answer(self, status, payload, headers):
+                if isinstance(payload, bytes | str):
+                    data = payload.encode() if isinstance(payload, str) else payload
+                    content_type = "text/html; charset=utf-8"
+                else:
+                    data = json.dumps(payload).encode()
+                    content_type = "application/json"
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, str(value))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        self._server = _QuietServer(self._address, Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        """For the command line: run until interrupted."""
+        if self._server is None:
+            self.start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            self.stop()
+
+    # --- misbehaviour ---------------------------------------------------------------------------------------
+    def fail_next(self, *behaviours: Behaviour) -> None:
+        """Apply these behaviours, in order, to the next requests they concern (see `behaviour_applies`)."""
+        with self._lock:
+            self._behaviours.extend(behaviours)
+
+    def _next_behaviour(self, request: RecordedRequest) -> Behaviour | None:
+        with self._lock:
+            if self._behaviours and self.behaviour_applies(request):
+                return self._behaviours.pop(0)
+        return None
+
+    def behaviour_applies(self, request: RecordedRequest) -> bool:
+        return True
+
+    def handle(self, request: RecordedRequest) -> tuple[int, object, dict]:
+        raise NotImplementedError
