@@ -1,10 +1,9 @@
 """Reads of OTP challenges: the public shape of a challenge, lookups and the daily verified-to-sent ratio."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
-from django.utils import timezone
 
 from .models import OtpChallenge, OtpStatus
 
@@ -29,11 +28,11 @@ def otp_challenge_get(*, challenge_id) -> OtpChallenge | None:
 def otp_daily_conversion(*, start: date, end: date) -> list[dict]:
     """Per day (UTC) from `start` to `end` inclusive: codes sent (challenges created), approved, and the ratio
     approved / sent, computed in the database. A falling ratio with steady sends is the mark of SMS pumping."""
-    since = timezone.make_aware(datetime.combine(start, time.min), timezone.utc)
-    until = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), timezone.utc)
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
     rows = (
         OtpChallenge.objects.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.utc))
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day")
         .annotate(sent=Count("id"), approved=Count("id", filter=Q(status=OtpStatus.APPROVED)))
         .order_by("day")
