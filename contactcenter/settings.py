@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "backoffice",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -392,6 +394,69 @@ CELERY_BEAT_SCHEDULE["otp-challenges-expire"] = {
 PII_MASKING_ENABLED = env.bool("PII_MASKING_ENABLED", default=True)
 # Keyed hash of phone numbers, kept for matching after a number is redacted.
 PII_HASH_KEY = env.str("PII_HASH_KEY", default="") or hashlib.sha256(f"pii:{SECRET_KEY}".encode()).hexdigest()
+
+# --- Data retention (README "Data retention") --------------------------------------------------------------------
+# Days after which each kind of data is redacted or deleted, per channel ("all": not tied to a channel). Each value is
+# overridden by RETENTION_<CHANNEL>_<KIND>_<REDACT|DELETE>_DAYS (without <CHANNEL>_ for "all"), e.g.
+# RETENTION_CALL_RECORDINGS_REDACT_DAYS=30; `never` switches a rule off. Checked at start (retention.E001).
+_RETENTION_DEFAULTS = {
+    "call": {
+        "phone_numbers": {"redact": 365},
+        "transcripts": {"redact": 180},
+        "recordings": {"redact": 90},
+        "interactions": {"delete": 1825},
+    },
+    "whatsapp": {"phone_numbers": {"redact": 365}, "message_bodies": {"redact": 180}, "interactions": {"delete": 1825}},
+    "sms": {"phone_numbers": {"redact": 365}, "message_bodies": {"redact": 30}, "interactions": {"delete": 1825}},
+    "all": {
+        "raw_events": {"redact": 30, "delete": 90},
+        "otp_challenges": {"redact": 30, "delete": 90},
+        "audit_records": {"delete": 3650},
+    },
+}
+
+
+def _retention_days(name: str, default: int) -> int | None:
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw == "never":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number of days or 'never', got {raw!r}") from None
+
+
+def _retention_policy() -> dict:
+    return {
+        channel: {
+            kind: {
+                f"{action}_after_days": _retention_days(
+                    "_".join(["RETENTION", *([channel] if channel != "all" else []), kind, action, "days"]).upper(),
+                    days,
+                )
+                for action, days in actions.items()
+            }
+            for kind, actions in kinds.items()
+        }
+        for channel, kinds in _RETENTION_DEFAULTS.items()
+    }
+
+
+RETENTION_POLICY = _retention_policy()
+# Rows per transaction (at most 1000), how long a batch waits for a row lock before giving up (it never makes webhook
+# ingestion wait longer), and how long one task works before it hands the rest to a fresh task (below the soft limit).
+RETENTION_BATCH_SIZE = min(env.int("RETENTION_BATCH_SIZE", default=1000), 1000)
+RETENTION_LOCK_TIMEOUT_MS = env.int("RETENTION_LOCK_TIMEOUT_MS", default=2000)
+RETENTION_TASK_MAX_SECONDS = min(
+    env.int("RETENTION_TASK_MAX_SECONDS", default=80), max(CELERY_TASK_SOFT_TIME_LIMIT - 20, 10)
+)
+CELERY_BEAT_SCHEDULE["retention-apply-daily"] = {
+    "task": "retention.apply",
+    "schedule": crontab(hour=env.int("RETENTION_RUN_HOUR", default=3), minute=17),
+    "options": {"expires": 3600},
+}
 
 # --- Logging ------------------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
