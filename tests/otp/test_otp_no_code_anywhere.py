@@ -96,3 +96,29 @@ def test_the_code_is_nowhere_but_in_the_sms(api, sms_outbox, caplog, task_calls)
     for place, text in places.items():
         assert code not in text, f"the code appears in the {place}"
         assert "+5215512345678" not in text or place == "challenge row", f"the full phone appears in the {place}"
+
+
+def test_admin_cancels_pending_challenges_and_finds_them_by_full_phone(api):
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from otp.services import otp_request
+
+    from .test_otp_purge import ACTOR
+
+    pending = otp_request(phone="+5215512345678", purpose="login", actor=ACTOR).challenge
+    other = otp_request(phone="+5215512340000", purpose="login", actor=ACTOR).challenge
+    superuser = get_user_model().objects.create_superuser("otp-admin2", "a2@example.com", "unused-password-4")
+    model_admin = admin.site._registry[OtpChallenge]
+    request = RequestFactory().post("/admin/otp/otpchallenge/")
+    request.user = superuser
+    request.session = {}
+    request._messages = FallbackStorage(request)
+
+    found, _ = model_admin.get_search_results(request, OtpChallenge.objects.all(), "+52 1 55 1234 5678")
+    assert list(found) == [pending]
+    model_admin.cancel_selected(request, OtpChallenge.objects.filter(pk=pending.pk))
+    pending.refresh_from_db()
+    other.refresh_from_db()
+    assert pending.status == "canceled" and other.status == "pending"
+    record = AuditLog.objects.get(action="otp.canceled", target_id=str(pending.pk))
+    assert record.data["reason"] == "admin" and record.actor_label == "otp-admin2"
