@@ -47,3 +47,38 @@ def elevenlabs_headers(raw: bytes, *, secret: str = ELEVENLABS_SECRET, timestamp
     from interactions.providers.elevenlabs import elevenlabs_signature_compute
 
     return {"ElevenLabs-Signature": elevenlabs_signature_compute(raw_body=raw, secret=secret, timestamp=timestamp)}
+
+
+class _Server:
+    def __init__(self, url: str):
+        self.url = url
+
+
+@pytest.fixture
+def wsgi_server(transactional_db):
+    """The real WSGI application (contactcenter.wsgi, with its chunked-body middleware) on a threaded loopback server
+    with a listen backlog deep enough for bursts of concurrent deliveries. Each request thread closes its database
+    connection when done."""
+    import threading
+
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    from contactcenter.wsgi import application
+
+    class Handler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadedWSGIServer):
+        request_queue_size = 256
+
+    server = Server(("127.0.0.1", 0), Handler, allow_reuse_address=False)
+    server.set_app(application)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield _Server(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
