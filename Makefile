@@ -6,7 +6,7 @@ DEV_ENV := DEBUG=true
 ADMIN_USER ?= admin
 ADMIN_PASSWORD ?= admin
 
-.PHONY: install run test lint format check migrate worker beat clean
+.PHONY: install run test lint format check migrate worker beat clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ worker: install
 
 beat: install
 	$(DEV_ENV) $(BIN)/celery -A contactcenter beat --loglevel INFO
+
+## Refresh the Spanish catalog after changing texts (needs gettext's msgfmt): translate the new entries in
+## locale/es/LC_MESSAGES/django.po, then run it again to compile the .mo (both files are committed).
+messages: install
+	$(DEV_ENV) $(BIN)/python manage.py makemessages -l es --no-obsolete --ignore=.venv --ignore=tests --ignore=bench \
+		--ignore=simulators --ignore=artifacts --ignore=staticfiles
+	$(DEV_ENV) $(BIN)/python manage.py compilemessages -l es --ignore=.venv
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
