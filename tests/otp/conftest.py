@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from interactions.providers.console import ConsoleBackend
 from otp.models import OtpChallenge
+from tests.support.fixtures import broker, celery_worker_factory, fake_twilio  # noqa: F401 (shared fixtures)
 
 CODE_RE = re.compile(r"\b(\d{6,10})\b")
 
