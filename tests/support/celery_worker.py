@@ -107,9 +107,7 @@ class CeleryWorker:
 
 
 def _reset_broker_pools(app) -> None:
-    if app._pool is not None:
-        with contextlib.suppress(Exception):
-            app._pool.force_close_all()
+    # Forget the app's pools (kombu keeps one per broker URL and hands it back when the URL is used again).
     app._pool = None
     with contextlib.suppress(AttributeError, KeyError):
         app.__dict__["amqp"]._producer_pool = None
