@@ -302,6 +302,13 @@ ELEVENLABS_WEBHOOK_SECRETS = _csv("ELEVENLABS_WEBHOOK_SECRET")
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 ELEVENLABS_API_BASE_URL = env.str("ELEVENLABS_API_BASE_URL", default="https://api.elevenlabs.io").rstrip("/")
 ELEVENLABS_SIGNATURE_MODE = env.str("ELEVENLABS_SIGNATURE_MODE", default="enforce")
+# Calls whose post-call webhook never came are fetched from the conversations API this often (needs ELEVENLABS_API_KEY).
+CALLS_RECONCILE_INTERVAL_SECONDS = env.int("CALLS_RECONCILE_INTERVAL_SECONDS", default=15 * 60)
+CELERY_BEAT_SCHEDULE["calls-reconcile"] = {
+    "task": "webhooks.calls_reconcile",
+    "schedule": timedelta(seconds=CALLS_RECONCILE_INTERVAL_SECONDS),
+    "options": {"expires": CALLS_RECONCILE_INTERVAL_SECONDS},
+}
 
 BUILDERBOT_WEBHOOK_TOKENS = _csv("BUILDERBOT_WEBHOOK_TOKEN")
 BUILDERBOT_API_URL = env.str("BUILDERBOT_API_URL", default="https://app.builderbot.cloud").rstrip("/")

@@ -247,3 +247,10 @@ def test_50_concurrent_copies_leave_one_event_and_one_message(wsgi_server):
     assert sorted(b["status"] for b in bodies).count("processed") == 1
     assert InteractionEvent.objects.count() == 1
     assert Message.objects.count() == 1
+
+
+def test_counters_command_prints_the_counts(client, capsys):
+    post_json(client, BUILDERBOT_URL + "?token=guess", {"eventName": "x"})
+    call_command("webhook_counters", "--provider", "builderbot")
+    counts = json.loads(capsys.readouterr().out)["builderbot"]
+    assert counts["rejected_token"] >= 1
