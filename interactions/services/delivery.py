@@ -243,7 +243,7 @@ def _queued_due(now: datetime) -> Q:
     sweep_after = timedelta(seconds=settings.MESSAGE_SWEEP_QUEUED_AFTER_SECONDS)
     due = Q(send_attempts=0, updated_at__lt=now - sweep_after)
     attempts = 1
-    while _retry_ceiling(attempts) < _retry_cap():
+    while _retry_ceiling(attempts) < _retry_cap() and attempts < settings.MESSAGE_MAX_SEND_ATTEMPTS + 1:
         wait = max(sweep_after, timedelta(seconds=_retry_ceiling(attempts)))
         due |= Q(send_attempts=attempts, updated_at__lt=now - wait)
         attempts += 1
