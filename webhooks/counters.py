@@ -5,6 +5,7 @@ log line of each delivery stays the record of truth). Keys: `webhooks:count:<pro
 COUNTER_NAMES. Read them with `webhook_counters()` (the `webhook_counters` management command prints them)."""
 
 import logging
+import time
 
 from django.core.cache import cache
 
@@ -29,13 +30,23 @@ def _key(provider: str, name: str) -> str:
     return f"webhooks:count:{provider}:{name}"
 
 
+# After a cache failure, counting pauses this long, so that a Redis outage costs one connect timeout, not one per
+# delivery.
+PAUSE_AFTER_FAILURE_SECONDS = 30.0
+_paused_until = 0.0
+
+
 def webhook_counter_increment(*, provider: str, name: str) -> None:
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return
     key = _key(provider, name)
     try:
         if not cache.add(key, 1, timeout=None):
             cache.incr(key)
     except Exception as exc:  # the cache is an aid; a delivery never fails for it
-        logger.debug("webhook_counter_unavailable", extra={"error_class": type(exc).__name__})
+        _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
+        logger.warning("webhook_counter_unavailable", extra={"error_class": type(exc).__name__})
 
 
 def webhook_counters(provider: str | None = None) -> dict[str, dict[str, int]]:

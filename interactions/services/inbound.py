@@ -2,7 +2,7 @@
 customer's open WhatsApp interaction."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,6 +12,7 @@ from contactcenter.common.pii import InvalidPhoneNumber, phone_normalize
 
 from ..models import Channel, Direction, Message, MessageStatus
 from .conversations import interaction_open_or_continue, interaction_touch
+from .messages import message_status_apply
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,36 @@ class NormalizedWhatsAppMessage:
     at: datetime | None = None
 
 
+# BuilderBot reports the messages we send through its API as `message.outgoing` too: one of ours with the same text,
+# sent this recently on the same conversation, is that message, not a new one.
+OUTBOUND_ECHO_WINDOW = timedelta(minutes=10)
+
+
+def _outbound_echo(*, interaction_id, body: str, at: datetime) -> Message | None:
+    if not body:
+        return None
+    echo = (
+        Message.objects.filter(
+            interaction_id=interaction_id,
+            direction=Direction.OUTBOUND,
+            body=body,
+            created_at__gte=at - OUTBOUND_ECHO_WINDOW,
+            status__in=(MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if echo is not None:
+        message_status_apply(message_id=echo.pk, status=MessageStatus.SENT, at=at)
+    return echo
+
+
 def whatsapp_message_record(*, message: NormalizedWhatsAppMessage) -> Message:
     """Open or continue the customer's WhatsApp interaction and record the message in it.
 
     An inbound message is `received`; an outbound one (the bot's reply, reported by the provider) is `sent`. A
-    provider message id already recorded returns the message recorded then."""
+    provider message id already recorded returns the message recorded then, and an outbound report of a message we
+    sent ourselves (same text, same conversation, within OUTBOUND_ECHO_WINDOW) returns ours, moved to `sent`."""
     try:
         phone = phone_normalize(message.customer_phone)
     except InvalidPhoneNumber as exc:
@@ -55,6 +81,10 @@ def whatsapp_message_record(*, message: NormalizedWhatsAppMessage) -> Message:
                 direction=message.direction,
                 at=at,
             )
+            if not inbound:
+                echo = _outbound_echo(interaction_id=interaction.pk, body=message.body, at=at)
+                if echo is not None:
+                    return echo
             status = MessageStatus.RECEIVED if inbound else MessageStatus.SENT
             recorded = Message.objects.create(
                 interaction=interaction,

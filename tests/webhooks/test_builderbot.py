@@ -153,3 +153,15 @@ def test_an_invalid_customer_number_is_stored_failed(client):
     response = _post(client, {"eventName": "message.incoming", "data": {"from": "123", "body": "hi"}})
     assert response.json()["status"] == "failed"
     assert Message.objects.count() == 0
+
+
+def test_an_outgoing_report_of_a_message_we_sent_is_not_recorded_twice(client):
+    from interactions.services import message_send
+
+    sent = message_send(channel="whatsapp", body="Su folio es ACL-1.", phone=CUSTOMER)
+    event = {"eventName": "message.outgoing", "data": {"from": "5215512345678", "answer": "Su folio es ACL-1."}}
+    assert _post(client, event).json()["status"] == "processed"
+    assert Message.objects.count() == 1
+    sent.refresh_from_db()
+    assert sent.status == "sent"
+    assert InteractionEvent.objects.get().normalized["message_id"] == str(sent.pk)

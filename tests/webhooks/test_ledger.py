@@ -254,3 +254,26 @@ def test_counters_command_prints_the_counts(client, capsys):
     call_command("webhook_counters", "--provider", "builderbot")
     counts = json.loads(capsys.readouterr().out)["builderbot"]
     assert counts["rejected_token"] >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deliveries_are_stored_and_applied_when_redis_is_down(client, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    import webhooks.counters
+
+    webhooks.counters._paused_until = 0.0
+    try:
+        for body in ("one", "two", "three"):
+            event = {"eventName": "message.incoming", "data": {"from": "5215512345678", "body": body}}
+            response = post_json(client, BUILDERBOT_URL, event, headers=TOKENS[BUILDERBOT_URL])
+            assert response.json()["status"] == "processed"
+    finally:
+        webhooks.counters._paused_until = 0.0
+    assert Message.objects.count() == 3
