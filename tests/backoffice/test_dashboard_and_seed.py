@@ -35,3 +35,10 @@ def test_dashboard_draws_svg_charts_and_lists_what_needs_attention(staff_client,
     assert "/admin/interactions/message/?status__in=queued%2Csending" in content
     index = staff_client(make_staff("sup2", "supervisor")).get("/admin/").content.decode()
     assert "/admin/dashboard/" in index
+
+
+def test_bench_admin_measures_the_changelist(capsys):
+    call_command("seed_demo", "--interactions", "60", "--seed", "5")
+    call_command("bench_admin", "--repeat", "1")
+    out = capsys.readouterr().out
+    assert "page 1" in out and "phone search" in out and "filter date" in out

@@ -99,3 +99,14 @@ def test_the_count_is_capped_and_estimated_on_big_tables(staff_client, superviso
     filtered = client.get(URL, {"channel__exact": "sms"})
     assert "more than 30 interactions" in filtered.content.decode()
     cache.clear()
+
+
+@pytest.mark.parametrize("query", ["", "?status__exact=open", "?q=%2B5215512300001"])
+def test_an_agents_page_stays_within_the_budget(staff_client, many, django_assert_max_num_queries, query):
+    agent = many[1].assigned_agent
+    client = staff_client(agent)
+    client.get(URL + query)
+    with django_assert_max_num_queries(6):
+        response = client.get(URL + query)
+    assert response.status_code == 200
+    assert all(obj.assigned_agent_id == agent.pk for obj in response.context["cl"].result_list)
