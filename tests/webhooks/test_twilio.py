@@ -229,3 +229,25 @@ def test_deferred_event_is_applied_by_replay(client):
     message.refresh_from_db()
     assert message.status == "sent"
     assert InteractionEvent.objects.get().status == "processed"
+
+
+def test_json_callback_signed_with_body_sha256(client, settings):
+    import hashlib
+    import json
+
+    settings.PUBLIC_BASE_URL = "https://cc.example.com"
+    message = _message()
+    raw = json.dumps({"MessageSid": SID, "MessageStatus": "delivered"}).encode()
+    query = "?bodySHA256=" + hashlib.sha256(raw).hexdigest()
+    signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature("https://cc.example.com" + TWILIO_URL + query, {})
+    response = client.post(
+        TWILIO_URL + query, data=raw, content_type="application/json", headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    tampered = raw.replace(b"delivered", b"read")
+    response = client.post(
+        TWILIO_URL + query, data=tampered, content_type="application/json", headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 401
