@@ -51,7 +51,8 @@ class Timeline:
 
 
 def message_body_for_display(message: Message) -> str:
-    return str(SENSITIVE_PLACEHOLDER) if message.is_sensitive else message.body
+    """A one-time code never shows; phone numbers a customer typed into a message are masked like any other."""
+    return str(SENSITIVE_PLACEHOLDER) if message.is_sensitive else phones_mask_in_text(message.body)
 
 
 def interaction_timeline(*, interaction: Interaction) -> Timeline:
@@ -99,6 +100,7 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
     call = CallDetail.objects.filter(interaction=interaction).first()
     transcript: list[dict] = []
     if call is not None:
+        call.display_summary = phones_mask_in_text(call.summary)
         for turn in call.transcript if isinstance(call.transcript, list) else []:
             if isinstance(turn, dict):
                 transcript.append(
@@ -115,7 +117,7 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
                 title=_("Call %(status)s") % {"status": call.conversation_status or ""},
                 status=call.call_successful,
                 detail=call.end_reason or call.failure_reason,
-                body=call.summary,
+                body=phones_mask_in_text(call.summary),
                 extra={"duration": call.duration_seconds},
             )
         )

@@ -28,7 +28,13 @@ from backoffice.selectors import interaction_timeline, message_body_for_display
 from backoffice.utils import client_ip, request_actor
 from contactcenter.common.admin import ReadOnlyAdmin, RoleScopedAdmin
 from contactcenter.common.errors import ApplicationError
-from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_mask, phone_normalize
+from contactcenter.common.pii import (
+    InvalidPhoneNumber,
+    phone_hash,
+    phone_mask,
+    phone_normalize,
+    phones_mask_in_text,
+)
 
 from .models import CallDetail, Channel, Direction, Interaction, Message, MessageStatus
 
@@ -142,8 +148,8 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         "provider",
         "external_id",
         "assigned_agent",
-        "subject",
-        "summary",
+        "masked_subject",
+        "masked_summary",
         "started_at",
         "ended_at",
         "last_activity_at",
@@ -171,9 +177,6 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
             )
         )
 
-    def get_list_filter(self, request):
-        return self.list_filter
-
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
@@ -195,6 +198,14 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
     @admin.display(description=_("customer phone"))
     def masked_phone(self, obj):
         return phone_mask(obj.customer_phone)
+
+    @admin.display(description=_("subject"))
+    def masked_subject(self, obj):
+        return phones_mask_in_text(obj.subject)
+
+    @admin.display(description=_("summary"))
+    def masked_summary(self, obj):
+        return phones_mask_in_text(obj.summary)
 
     @admin.display(description=_("duration"))
     def duration(self, obj):

@@ -39,7 +39,7 @@ def full_interaction(settings, tmp_path):
         direction="inbound",
         status="received",
         from_phone="+5215512344321",
-        body="Hola, necesito ayuda",
+        body="Hola, necesito ayuda. Mi otro número es +5215599998888",
         provider="builderbot",
     )
     InteractionEvent.objects.create(
@@ -74,6 +74,7 @@ def test_timeline_shows_everything_masked(staff_client, make_staff, full_interac
     assert "&quot;conversation_id&quot;: &quot;conv-1&quot;" in content  # pretty-printed payload
     assert "OTP challenge" in content
     assert "+5215512344321" not in content  # masked everywhere, payloads included
+    assert "+5215599998888" not in content and "+52*******8888" in content  # numbers typed into messages too
     assert "+52*******4321" in content
     assert 'name="_save"' not in content  # read-only: changes go through the actions
 
