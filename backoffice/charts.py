@@ -20,11 +20,11 @@ def stacked_bars(*, labels: list[str], series: dict[str, list[int]], title: str,
     n = max(len(labels), 1)
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
     peak = max([*totals, 1])
-    slot = (width - left - 10) / n
+    slot = (width - left - 24) / n
     bar_w = max(slot * 0.7, 1)
     body = [
         f'<text x="{left}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 24}" y2="{top + plot_h}" stroke="#999"/>',
         f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{peak}</text>',
         f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end">0</text>',
     ]
@@ -80,10 +80,10 @@ def line(
     left, bottom, top = 40, 24, 24
     plot_h = height - bottom - top
     n = max(len(labels), 1)
-    step = (width - left - 10) / max(n - 1, 1)
+    step = (width - left - 24) / max(n - 1, 1)
     body = [
         f'<text x="{left}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 24}" y2="{top + plot_h}" stroke="#999"/>',
         f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end">{maximum:g}{escape(unit)}</text>',
         f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end">0</text>',
     ]

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -129,6 +130,7 @@ def test_supervisor_filters_opens_reveals_and_finds_the_audit(browser, live_serv
     table = page.inner_text("#result_list")
     assert "interaction.pii_viewed" in table and "super" in table
 
+    call_command("seed_demo", "--interactions", "400", "--days", "14", "--seed", "4")  # something to chart
     page.goto(f"{live_server.url}/admin/dashboard/")
     page.wait_for_selector("svg.cc-chart")
     screenshots(page, "dashboard")
