@@ -114,3 +114,32 @@ def make_interaction(*, channel="call", agent=None, phone="+5215512344321", stat
             ],
         )
     return interaction
+
+
+def make_otp_sms(interaction, *, status="delivered", code="493817", phone="+5215512344321"):
+    """An OTP challenge and its (sensitive) SMS, as the OTP service records them."""
+    from interactions.models import Message
+    from otp.models import OtpChallenge
+
+    message = Message.objects.create(
+        interaction=interaction,
+        channel="sms",
+        direction="outbound",
+        status=status,
+        to_phone=phone,
+        body=f"Your code is {code}",
+        is_sensitive=True,
+        provider="twilio",
+        provider_message_id="SM1",
+    )
+    OtpChallenge.objects.create(
+        phone=phone,
+        purpose="login",
+        code_hash="x",
+        status="failed" if status in ("failed", "undelivered") else "approved",
+        max_attempts=5,
+        expires_at=interaction.started_at,
+        message=message,
+        interaction=interaction,
+    )
+    return message

@@ -5,8 +5,7 @@ from django.core.files.base import ContentFile
 
 from audit.models import AuditLog
 from interactions.models import Message
-from otp.models import OtpChallenge
-from tests.backoffice.conftest import make_interaction
+from tests.backoffice.conftest import make_interaction, make_otp_sms
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -22,17 +21,7 @@ def full_interaction(settings, tmp_path):
     interaction = make_interaction(channel="call", phone="+5215512344321", external_id="conv-1")
     call = interaction.call_detail
     call.recording.save("call.mp3", ContentFile(b"ID3-fake-mp3-bytes"), save=True)
-    Message.objects.create(
-        interaction=interaction,
-        channel="sms",
-        direction="outbound",
-        status="delivered",
-        to_phone="+5215512344321",
-        body="Your code is 493817",
-        is_sensitive=True,
-        provider="twilio",
-        provider_message_id="SM1",
-    )
+    make_otp_sms(interaction)
     Message.objects.create(
         interaction=interaction,
         channel="whatsapp",
@@ -49,15 +38,6 @@ def full_interaction(settings, tmp_path):
         status="failed",
         payload={"data": {"conversation_id": "conv-1", "caller": "+5215512344321"}},
         error="boom",
-        interaction=interaction,
-    )
-    OtpChallenge.objects.create(
-        phone="+5215512344321",
-        purpose="login",
-        code_hash="x",
-        status="approved",
-        max_attempts=5,
-        expires_at=interaction.started_at,
         interaction=interaction,
     )
     return interaction

@@ -4,8 +4,7 @@ import pytest
 
 from audit.services import Actor, audit_log_record
 from interactions.models import Message
-from otp.models import OtpChallenge
-from tests.backoffice.conftest import make_interaction
+from tests.backoffice.conftest import make_interaction, make_otp_sms
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -23,27 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 )
 def test_lists_load_and_search(staff_client, make_staff, url, queries, django_assert_max_num_queries):
     interaction = make_interaction(channel="sms")
-    message = Message.objects.create(
-        interaction=interaction,
-        channel="sms",
-        direction="outbound",
-        status="failed",
-        to_phone="+5215512344321",
-        provider="twilio",
-        provider_message_id="SM1",
-        body="Your code is 111222",
-        is_sensitive=True,
-    )
-    OtpChallenge.objects.create(
-        phone="+5215512344321",
-        purpose="login",
-        code_hash="x",
-        status="failed",
-        max_attempts=5,
-        expires_at=interaction.started_at,
-        message=message,
-        interaction=interaction,
-    )
+    make_otp_sms(interaction, status="failed", code="111222")
     InteractionEvent.objects.create(
         provider="twilio",
         idempotency_key="k",
