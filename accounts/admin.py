@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
@@ -6,6 +7,7 @@ from rest_framework_api_key.models import APIKey
 from audit.services import Actor
 
 from .models import ApiKey
+from .roles import API_KEY_ROLES, Role
 from .services import api_key_assign, api_key_revoke
 
 # The library's own concrete model is unused: our ApiKey carries the role.
@@ -13,8 +15,17 @@ if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
 
+class ApiKeyForm(forms.ModelForm):
+    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r.value in API_KEY_ROLES])
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "role", "expiry_date")
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):
+    form = ApiKeyForm
     list_display = ("prefix", "name", "role", "created", "expiry_date", "_has_expired", "revoked", "last_used_at")
     list_filter = ("role", "revoked", "created")
     fields = ("name", "role", "expiry_date", "revoked", "prefix", "created", "last_used_at")

@@ -91,7 +91,7 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
 
 def token_not_valid() -> exceptions.AuthenticationFailed:
     """simplejwt's InvalidToken carries a dict; ours is one plain error like every other 401."""
-    return exceptions.AuthenticationFailed(_("The token is invalid or expired."), code="token_not_valid")
+    return exceptions.AuthenticationFailed(_("The token is invalid or expired."), code="authentication_failed")
 
 
 class JwtAuthentication(JWTAuthentication):
@@ -102,3 +102,5 @@ class JwtAuthentication(JWTAuthentication):
             return super().authenticate(request)
         except InvalidToken:
             raise token_not_valid()
+        except exceptions.AuthenticationFailed as exc:  # unknown or inactive user: the documented code
+            raise exceptions.AuthenticationFailed(exc.detail, code="authentication_failed")

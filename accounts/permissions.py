@@ -11,7 +11,7 @@ from rest_framework.permissions import BasePermission
 from audit.services import Actor
 
 from .authentication import ApiClient
-from .roles import ROLES, Role
+from .roles import API_KEY_ROLES, ROLES, Role
 
 _ROLES_ATTR = "_contactcenter_roles"
 
@@ -25,7 +25,7 @@ def caller_roles(request) -> frozenset[str]:
     if user is None or not user.is_authenticated:
         roles: frozenset[str] = frozenset()
     elif isinstance(user, ApiClient):
-        roles = frozenset({user.role})
+        roles = frozenset({user.role}) & API_KEY_ROLES
     elif user.is_superuser:
         roles = frozenset({Role.SUPERVISOR.value})
     else:

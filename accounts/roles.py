@@ -16,3 +16,5 @@ class Role(models.TextChoices):
 
 
 ROLES = frozenset(Role.values)
+# Agents are people working their own interactions; a machine client never holds that role.
+API_KEY_ROLES = frozenset(ROLES - {Role.AGENT.value})

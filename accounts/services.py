@@ -9,7 +9,14 @@ from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
 
 from .models import ApiKey
-from .roles import ROLES
+from .roles import API_KEY_ROLES
+
+
+def _check_role(role: str) -> None:
+    if role not in API_KEY_ROLES:
+        raise ApplicationError(
+            f"An API key's role must be one of: {', '.join(sorted(API_KEY_ROLES))}.", code="invalid_role", attr="role"
+        )
 
 
 def api_key_create(
@@ -19,8 +26,7 @@ def api_key_create(
     name = (name or "").strip()
     if not name or len(name) > 50:
         raise ApplicationError("Give the key a name of 1 to 50 characters.", code="invalid_name", attr="name")
-    if role not in ROLES:
-        raise ApplicationError(f"Unknown role {role!r}.", code="invalid_role", attr="role")
+    _check_role(role)
     if expires_days is not None:
         if expires_days < 1:
             raise ApplicationError("Expiry must be at least one day.", code="invalid_expiry", attr="expires_days")
@@ -39,6 +45,7 @@ def api_key_create(
 
 def api_key_assign(*, api_key: ApiKey, actor: Actor) -> str:
     """Give an unsaved key row (built by the admin form) its key, save it and audit it. Returns the key."""
+    _check_role(api_key.role)
     with transaction.atomic():
         key = ApiKey.objects.assign_key(api_key)
         api_key.save()

@@ -2,6 +2,7 @@
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics
 
 from accounts.permissions import AUDIT_READERS, HasRole
@@ -19,6 +20,7 @@ from .serializers import AuditLogSerializer
     "actor (`actor_type`, `actor`), `action`, target (`target_type`, `target_id`) and time "
     "(`created_after`, `created_before`). Auditors and supervisors only.",
 )
+@extend_validation_errors(["invalid"], field_name="target_id", methods=["get"])
 class AuditLogListView(generics.ListAPIView):
     permission_classes = [HasRole(*AUDIT_READERS)]
     throttle_scope = "reads"

@@ -52,6 +52,7 @@ class MessageSerializer(serializers.ModelSerializer):
     body = serializers.SerializerMethodField(
         help_text=f"The text, or `{SENSITIVE_BODY_PLACEHOLDER}` for sensitive messages (OTP codes)."
     )
+    media_url = serializers.CharField(read_only=True, help_text="URL of the attached media (WhatsApp), or empty.")
 
     class Meta:
         model = Message

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -81,6 +82,7 @@ class _PiiContextMixin:
         examples=[OpenApiExample("A page", value=_LIST_EXAMPLE, response_only=True)],
     )
 )
+@extend_validation_errors(["invalid"], field_name="phone", methods=["get"])
 class InteractionListView(_PiiContextMixin, generics.ListAPIView):
     permission_classes = [HasRole(*READERS)]
     throttle_scope = "reads"
@@ -150,6 +152,9 @@ _TRANSITION_ERROR = OpenApiResponse(
         ],
     ),
 )
+@extend_validation_errors(["invalid_agent"], field_name="assigned_agent", methods=["patch"])
+@extend_validation_errors(["status_unchanged", "invalid_transition"], field_name="status", methods=["patch"])
+@extend_validation_errors(["empty_patch"], field_name="non_field_errors", methods=["patch"])
 class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
     http_method_names = ["get", "patch", "head", "options"]
     serializer_class = InteractionDetailSerializer

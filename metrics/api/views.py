@@ -1,6 +1,7 @@
 """GET /api/metrics/summary and GET /api/metrics/daily. Definitions: metrics/selectors.py and README."""
 
 from drf_spectacular.utils import extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +17,13 @@ _DEFINITIONS = (
 )
 
 
+def _documents_query_errors(view):
+    """The 400s of the query parameters, in the OpenAPI document."""
+    view = extend_validation_errors(["invalid"], field_name="date_from", methods=["get"])(view)
+    view = extend_validation_errors(["invalid"], field_name="date_to", methods=["get"])(view)
+    return extend_validation_errors(["invalid_choice"], field_name="channel", methods=["get"])(view)
+
+
 class _MetricsView(APIView):
     permission_classes = [HasRole(*METRICS_READERS)]
     throttle_scope = "reads"
@@ -26,6 +34,7 @@ class _MetricsView(APIView):
         return MetricsWindow(**query.validated_data)
 
 
+@_documents_query_errors
 class MetricsSummaryView(_MetricsView):
     @extend_schema(
         tags=["metrics"],
@@ -40,6 +49,7 @@ class MetricsSummaryView(_MetricsView):
         return Response(MetricsSummarySerializer(metrics_summary(window=self.window(request))).data)
 
 
+@_documents_query_errors
 class MetricsDailyView(_MetricsView):
     @extend_schema(
         tags=["metrics"],

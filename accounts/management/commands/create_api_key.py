@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.roles import Role
+from accounts.roles import API_KEY_ROLES
 from accounts.services import api_key_create
 from audit.services import Actor
 from contactcenter.common.errors import ApplicationError
@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="A name for the client, e.g. 'ivr-production' (1 to 50 characters).")
-        parser.add_argument("--role", required=True, choices=Role.values, help="What the client may do.")
+        parser.add_argument("--role", required=True, choices=sorted(API_KEY_ROLES), help="What the client may do.")
         parser.add_argument(
             "--expires-days", type=int, default=None, help="Days until the key expires (default: never)."
         )
