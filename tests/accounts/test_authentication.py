@@ -134,7 +134,8 @@ def test_jwt_wrong_password_and_bad_tokens_are_401():
     response = APIClient().post("/api/auth/token", {"username": "ana", "password": "wrong"}, format="json")
     _assert_401(response, code="no_active_account")
     _assert_401(
-        APIClient().post("/api/auth/token/refresh", {"refresh": "not-a-token"}, format="json"), code="authentication_failed"
+        APIClient().post("/api/auth/token/refresh", {"refresh": "not-a-token"}, format="json"),
+        code="authentication_failed",
     )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")

@@ -2,8 +2,10 @@
 
 import itertools
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
@@ -62,3 +64,12 @@ def make_interaction(**kwargs) -> Interaction:
         Interaction.objects.filter(pk=interaction.pk).update(created_at=created_at)
         interaction.created_at = created_at
     return interaction
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Throttle history lives in the cache (Redis): every test starts without it. Used by the conftest files of
+    tests/api, tests/accounts and tests/metrics."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,10 +1,1 @@
-import pytest
-from django.core.cache import cache
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """Throttle history lives in the cache (Redis): every test starts without it."""
-    cache.clear()
-    yield
-    cache.clear()
+from tests.api.helpers import fresh_throttles  # noqa: F401  (autouse fixture)

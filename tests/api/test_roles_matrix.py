@@ -1,0 +1,62 @@
+"""Every endpoint of the REST API, for every kind of caller: no credentials (401), a user without a role (403), and
+each role (success or 403). The agent's row uses an interaction assigned to them."""
+
+import pytest
+
+from .helpers import make_interaction, make_user, role_client, user_client
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+OK, DENIED = "ok", 403
+# endpoint → expected outcome for supervisor, agent, auditor, integration
+MATRIX = {
+    ("get", "/api/interactions"): (OK, OK, OK, OK),
+    ("get", "/api/interactions/{id}"): (OK, OK, OK, OK),
+    ("patch", "/api/interactions/{id}"): (OK, OK, DENIED, DENIED),
+    ("get", "/api/audit-logs"): (OK, DENIED, OK, DENIED),
+    ("get", "/api/metrics/summary"): (OK, DENIED, OK, DENIED),
+    ("get", "/api/metrics/daily"): (OK, DENIED, OK, DENIED),
+}
+ROLES = ("supervisor", "agent", "auditor", "integration")
+CASES = [
+    (method, path, role, outcome)
+    for (method, path), row in MATRIX.items()
+    for role, outcome in zip(ROLES, row, strict=True)
+]
+
+
+def _call(client, method, path, interaction):
+    url = path.format(id=interaction.pk)
+    if method == "patch":
+        return client.patch(url, {"status": "in_progress"}, format="json")
+    return client.get(url)
+
+
+@pytest.mark.parametrize(("method", "path", "role", "outcome"), CASES)
+def test_role_matrix(method, path, role, outcome):
+    if role == "agent":
+        agent = make_user("agent")
+        interaction = make_interaction(assigned_agent=agent)
+        client = user_client(agent)
+    else:
+        interaction = make_interaction()
+        client = role_client(role)
+    response = _call(client, method, path, interaction)
+    if outcome == OK:
+        assert 200 <= response.status_code < 300, response.content
+    else:
+        assert response.status_code == 403
+        assert response.json()["errors"][0]["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize(("method", "path"), list(MATRIX))
+def test_without_credentials_every_endpoint_is_401(method, path):
+    response = _call(role_client(None), method, path, make_interaction())
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(("method", "path"), list(MATRIX))
+def test_a_user_without_a_role_gets_403_everywhere(method, path):
+    response = _call(user_client(make_user(None)), method, path, make_interaction())
+    assert response.status_code == 403
