@@ -19,14 +19,18 @@ from accounts.permissions import (
     caller_is_agent_only,
     caller_may_see_pii,
 )
-from audit.services import audit_log_record
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 from contactcenter.common.pagination import NewestFirstCursorPagination
 from contactcenter.common.serializers import PII_VISIBLE_CONTEXT_KEY
 
 from ..selectors import interaction_detail_queryset, interaction_event_summary, interaction_list
-from ..services import interaction_assign, interaction_pii_reveal, interaction_status_change
+from ..services import (
+    interaction_assign,
+    interaction_pii_reveal,
+    interaction_status_change,
+    interactions_pii_list_reveal,
+)
 from .filters import InteractionFilter, KeysetOrdering
 from .serializers import InteractionDetailSerializer, InteractionListSerializer, InteractionPatchSerializer
 
@@ -100,11 +104,10 @@ class InteractionListView(_PiiContextMixin, generics.ListAPIView):
         context = self.get_serializer_context()
         data = self.get_serializer_class()(page, many=True, context=context).data
         if page and self.unmasked_by_permission(context):
-            audit_log_record(
+            interactions_pii_list_reveal(
+                interaction_ids=[interaction.pk for interaction in page],
                 actor=caller_actor(request),
-                action="interaction.pii_listed",
-                target_type="interaction",
-                data={"ids": [str(interaction.pk) for interaction in page]},
+                reason="api.interaction_list",
                 ip_address=caller_ip(request),
             )
         return self.get_paginated_response(data)

@@ -8,6 +8,7 @@ from .assignments import (
     interaction_assign,
     interaction_pii_reveal,
     interaction_status_change,
+    interactions_pii_list_reveal,
 )
 from .calls import NormalizedCall, NormalizedCallAudio, call_recording_attach, call_upsert
 from .conversations import (
@@ -51,6 +52,7 @@ __all__ = [
     "interaction_pii_reveal",
     "interaction_status_change",
     "interaction_touch",
+    "interactions_pii_list_reveal",
     "message_deliver",
     "message_reconcile",
     "message_resend",

@@ -112,6 +112,19 @@ def interaction_status_change(
     return interaction
 
 
+def interactions_pii_list_reveal(
+    *, interaction_ids: list, actor: Actor, reason: str, ip_address: str | None = None
+) -> None:
+    """Record that `actor` was shown a page of interactions with unmasked phone numbers (one record per page)."""
+    audit_log_record(
+        actor=actor,
+        action="interaction.pii_listed",
+        target_type="interaction",
+        data={"reason": reason[:200], "ids": [str(pk) for pk in interaction_ids]},
+        ip_address=ip_address,
+    )
+
+
 def interaction_pii_reveal(
     *, interaction: Interaction, actor: Actor, reason: str, ip_address: str | None = None
 ) -> None:

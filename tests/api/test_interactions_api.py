@@ -117,7 +117,7 @@ def test_unmasked_reads_are_audited_and_masked_ones_are_not():
     viewed = AuditLog.objects.get(action="interaction.pii_viewed")
     assert (viewed.actor_type, viewed.actor_id, viewed.target_id) == ("user", str(supervisor.pk), str(interaction.pk))
     listed = AuditLog.objects.get(action="interaction.pii_listed")
-    assert listed.data == {"ids": [str(interaction.pk)]}
+    assert listed.data == {"reason": "api.interaction_list", "ids": [str(interaction.pk)]}
     assert PHONE not in str(viewed.data) + str(listed.data)
 
 
