@@ -1,13 +1,21 @@
 """`POST /api/otp`, `POST /api/otp/verify` and `GET /api/otp/{id}`: thin views over otp.services."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import Actor
 from contactcenter.common.errors import ApplicationError
+from contactcenter.common.openapi import ClientErrorResponseSerializer
 
 from ..selectors import challenge_public_dict, otp_challenge_get
 from ..services import otp_request, otp_verify
@@ -21,6 +29,16 @@ from .serializers import (
 )
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, description="Seconds to wait.", response=["429"]
+)
+
+
+def _one_of(name: str, *serializers) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(component_name=name, serializers=list(serializers), resource_type_field_name=None)
+
+
+_BAD_INPUT = _one_of("OtpBadInputResponse", ValidationErrorResponseSerializer, ClientErrorResponseSerializer)
 
 
 def caller_identity(request) -> tuple[Actor, str]:
@@ -58,13 +76,16 @@ class OtpCreateView(_OtpView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 description="Any unique string per logical request (up to 255 characters), kept 24 h per client.",
-            )
+            ),
+            RETRY_AFTER,
         ],
         responses={
             201: OtpChallengeOutputSerializer,
-            400: OpenApiResponse(description="Bad phone, purpose, language or context."),
-            422: OpenApiResponse(description="Idempotency-Key reused with another request."),
-            429: OpenApiResponse(description="Rate limited; see Retry-After."),
+            400: OpenApiResponse(_BAD_INPUT, description="Bad phone, purpose, language or context."),
+            422: OpenApiResponse(
+                ClientErrorResponseSerializer, description="Idempotency-Key reused with another body."
+            ),
+            429: OpenApiResponse(ClientErrorResponseSerializer, description="Rate limited; see Retry-After."),
         },
         examples=[
             OpenApiExample("Login code", value={"phone": "+5215512345678", "purpose": "login"}, request_only=True),
@@ -122,11 +143,22 @@ class OtpVerifyView(_OtpView):
         request=OtpVerifyInputSerializer,
         responses={
             200: OtpVerifyApprovedSerializer,
-            400: OpenApiResponse(OtpVerifyWrongCodeSerializer, description="Wrong code (or a malformed request)."),
-            404: OpenApiResponse(description="No such challenge."),
+            400: OpenApiResponse(
+                _one_of(
+                    "OtpVerifyBadRequestResponse",
+                    OtpVerifyWrongCodeSerializer,
+                    ValidationErrorResponseSerializer,
+                    ClientErrorResponseSerializer,
+                ),
+                description="Wrong code (the OTP body), or a malformed request (the error shape).",
+            ),
+            404: OpenApiResponse(ClientErrorResponseSerializer, description="No such challenge."),
             409: OpenApiResponse(OtpVerifyClosedSerializer, description="Already approved, replaced or failed."),
             410: OpenApiResponse(OtpVerifyClosedSerializer, description="Expired."),
-            429: OpenApiResponse(OtpVerifyClosedSerializer, description="Attempts used up (max_attempts)."),
+            429: OpenApiResponse(
+                _one_of("OtpVerifyTooManyResponse", OtpVerifyClosedSerializer, ClientErrorResponseSerializer),
+                description="Attempts used up (`max_attempts`), or the caller is throttled (the error shape).",
+            ),
         },
         examples=[
             OpenApiExample(
@@ -173,7 +205,10 @@ class OtpChallengeDetailView(_OtpView):
     @extend_schema(
         operation_id="otp_retrieve",
         summary="A challenge's status and the delivery state of its SMS",
-        responses={200: OtpChallengeOutputSerializer, 404: OpenApiResponse(description="No such challenge.")},
+        responses={
+            200: OtpChallengeOutputSerializer,
+            404: OpenApiResponse(ClientErrorResponseSerializer, description="No such challenge."),
+        },
     )
     def get(self, request, challenge_id):
         challenge = otp_challenge_get(challenge_id=challenge_id)
