@@ -175,7 +175,7 @@ STUCK_AFTER = timedelta(minutes=15)
 class DashboardData:
     days: list
     per_channel_per_day: dict  # channel -> [count per day]
-    sms_funnel: list  # [(label, count)]
+    sms_funnel: list  # [(step, count)]: queued, sent, delivered, failed
     otp_total: int
     otp_approved: int
     otp_per_day: list  # [(day, approved, total)]
@@ -219,10 +219,10 @@ def dashboard_data(*, days: int = 14, now: datetime | None = None) -> DashboardD
     delivered = sum(sms_counts.get(s, 0) for s in ("delivered", "read"))
     failed = sms_counts.get("failed", 0) + sms_counts.get("undelivered", 0)
     sms_funnel = [
-        (_("Queued"), sum(sms_counts.values())),
-        (_("Sent"), reached_sent),
-        (_("Delivered"), delivered),
-        (_("Failed or undelivered"), failed),
+        ("queued", sum(sms_counts.values())),
+        ("sent", reached_sent),
+        ("delivered", delivered),
+        ("failed", failed),
     ]
 
     otp_rows = (
