@@ -40,6 +40,8 @@ from .models import CallDetail, Channel, Direction, Interaction, Message, Messag
 
 logger = logging.getLogger(__name__)
 
+# One request acts on at most this many rows (a selection "across all pages" of millions stays a bounded request).
+MAX_ACTION_ROWS = 1000
 RESENDABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
 RECONCILABLE_STATUSES = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT)
 
@@ -356,10 +358,11 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         form = AssignForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             agent = form.cleaned_data["agent"]
-            done, refused = 0, 0
-            for interaction in queryset.order_by()[:1000]:
+            assign = _service("interaction_assign")
+            done, refused, last_error = 0, 0, ""
+            for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
-                    _service("interaction_assign")(
+                    assign(
                         interaction=interaction,
                         agent=agent,
                         actor=request_actor(request),
@@ -368,7 +371,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
                     done += 1
                 except ApplicationError as exc:
                     refused += 1
-                    last_error = exc.detail if hasattr(exc, "detail") else str(exc)
+                    last_error = exc.detail
             self.message_user(request, ngettext("%d interaction assigned.", "%d interactions assigned.", done) % done)
             if refused:
                 self.message_user(
@@ -383,9 +386,10 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         if "apply" in request.POST and form.is_valid():
             status = form.cleaned_data["status"]
             done, errors = 0, []
-            for interaction in queryset.order_by()[:1000]:
+            change = _service("interaction_status_change")
+            for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
-                    _service("interaction_status_change")(
+                    change(
                         interaction=interaction,
                         status=status,
                         actor=request_actor(request),
@@ -393,7 +397,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
                     )
                     done += 1
                 except ApplicationError as exc:
-                    errors.append(str(getattr(exc, "detail", exc)))
+                    errors.append(exc.detail)
             self.message_user(request, ngettext("%d status changed.", "%d statuses changed.", done) % done)
             if errors:
                 self.message_user(
@@ -412,8 +416,8 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
 
         event_ids = list(
             InteractionEvent.objects.filter(
-                interaction__in=queryset.order_by().values("pk")[:1000], status=EventStatus.FAILED
-            ).values_list("pk", flat=True)[:1000]
+                interaction__in=queryset.order_by().values("pk")[:MAX_ACTION_ROWS], status=EventStatus.FAILED
+            ).values_list("pk", flat=True)[:MAX_ACTION_ROWS]
         )
         outcomes: dict[str, int] = {}
         for event_id in event_ids:
@@ -430,11 +434,11 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
     def _selected_messages(self, queryset, statuses):
         return list(
             Message.objects.filter(
-                interaction__in=queryset.order_by().values("pk")[:1000],
+                interaction__in=queryset.order_by().values("pk")[:MAX_ACTION_ROWS],
                 channel=Channel.SMS,
                 direction=Direction.OUTBOUND,
                 status__in=statuses,
-            ).values_list("pk", flat=True)[:1000]
+            ).values_list("pk", flat=True)[:MAX_ACTION_ROWS]
         )
 
     @admin.action(description=_("Resend failed SMS"), permissions=["supervise"])
@@ -546,12 +550,12 @@ class MessageAdmin(SupervisorActionsMixin, ReadOnlyAdmin):
     @admin.action(description=_("Resend (failed SMS only)"), permissions=["supervise"])
     def resend_failed(self, request, queryset):
         ids = queryset.filter(channel=Channel.SMS, direction=Direction.OUTBOUND, status__in=RESENDABLE_STATUSES)
-        _messages_resend(self, request, list(ids.values_list("pk", flat=True)[:1000]))
+        _messages_resend(self, request, list(ids.values_list("pk", flat=True)[:MAX_ACTION_ROWS]))
 
     @admin.action(description=_("Reconcile SMS status now"), permissions=["supervise"])
     def reconcile_now(self, request, queryset):
         ids = queryset.filter(channel=Channel.SMS, direction=Direction.OUTBOUND, status__in=RECONCILABLE_STATUSES)
-        _messages_reconcile(self, request, list(ids.values_list("pk", flat=True)[:1000]))
+        _messages_reconcile(self, request, list(ids.values_list("pk", flat=True)[:MAX_ACTION_ROWS]))
 
 
 @admin.register(CallDetail)

@@ -132,3 +132,33 @@ def test_agents_do_not_get_the_supervisor_actions(staff_client, make_staff):
     response = staff_client(agent).get(URL)
     actions = set(response.context["cl"].model_admin.get_actions(response.wsgi_request))
     assert actions == {"change_status", "export_csv"}
+
+
+def test_resend_through_the_real_service_queues_a_new_sms_and_refuses_codes(staff_client, supervisor):
+    interaction = make_interaction(channel="sms")
+    plain = Message.objects.create(
+        interaction=interaction,
+        channel="sms",
+        direction="outbound",
+        status="undelivered",
+        to_phone="+5215512344321",
+        body="Your card was blocked",
+        provider="twilio",
+    )
+    code = Message.objects.create(
+        interaction=interaction,
+        channel="sms",
+        direction="outbound",
+        status="failed",
+        to_phone="+5215512344321",
+        body="123456",
+        is_sensitive=True,
+        provider="twilio",
+    )
+    client = staff_client(supervisor)
+    act(client, "resend_failed_sms", [interaction])
+    assert AuditLog.objects.filter(action="message.resent", target_id=str(plain.pk)).count() == 1
+    assert not AuditLog.objects.filter(action="message.resent", target_id=str(code.pk)).exists()
+    assert Message.objects.filter(interaction=interaction, body="Your card was blocked").count() == 2
+    messages = [m.message for m in client.get(URL).context["messages"]]
+    assert any("1 message(s) queued again, 1 refused" in m for m in messages)
