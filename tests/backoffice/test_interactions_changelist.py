@@ -110,3 +110,11 @@ def test_an_agents_page_stays_within_the_budget(staff_client, many, django_asser
         response = client.get(URL + query)
     assert response.status_code == 200
     assert all(obj.assigned_agent_id == agent.pk for obj in response.context["cl"].result_list)
+
+
+def test_no_facet_counts_on_the_big_list(staff_client, supervisor, many, django_assert_max_num_queries):
+    client = staff_client(supervisor)
+    assert "Show counts" not in client.get(URL).content.decode()
+    client.get(URL + "?_facets=True")
+    with django_assert_max_num_queries(6):
+        assert client.get(URL + "?_facets=True").status_code == 200
