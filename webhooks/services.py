@@ -56,26 +56,48 @@ class ReceiveResult:
     duplicate: bool
 
 
+def _storable(value):
+    """PostgreSQL text and JSONB cannot hold NUL characters: they become U+FFFD (the raw bytes were authenticated
+    already; what is stored is for applying and reading)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
     """Insert the delivery in its own transaction (committed on return). (event, created); a taken idempotency key
     returns the event stored first. Concurrent copies wait on the unique index, then see the first one's row."""
+    identity = Identity(
+        *(
+            _storable(part)
+            for part in (
+                delivery.identity.event_type,
+                delivery.identity.idempotency_key,
+                delivery.identity.external_ref,
+            )
+        )
+    )
     try:
         with transaction.atomic():
             event = InteractionEvent.objects.create(
                 provider=delivery.provider,
-                event_type=delivery.identity.event_type,
-                idempotency_key=delivery.identity.idempotency_key,
-                external_ref=delivery.identity.external_ref,
-                content_type=delivery.content_type[:100],
-                payload=delivery.payload,
-                headers=delivery.headers,
+                event_type=identity.event_type,
+                idempotency_key=identity.idempotency_key,
+                external_ref=identity.external_ref,
+                content_type=_storable(delivery.content_type[:100]),
+                payload=_storable(delivery.payload),
+                headers=_storable(delivery.headers),
                 signature_valid=delivery.signature_valid,
                 remote_addr=delivery.remote_addr or None,
             )
         return event, True
     except IntegrityError:
         existing = InteractionEvent.objects.filter(
-            provider=delivery.provider, idempotency_key=delivery.identity.idempotency_key
+            provider=delivery.provider, idempotency_key=identity.idempotency_key
         ).first()
         if existing is None:
             raise

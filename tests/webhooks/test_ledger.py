@@ -277,3 +277,18 @@ def test_deliveries_are_stored_and_applied_when_redis_is_down(client, settings):
     finally:
         webhooks.counters._paused_until = 0.0
     assert Message.objects.count() == 3
+
+
+@pytest.mark.parametrize("url", [BUILDERBOT_URL, TWILIO_URL, ELEVENLABS_URL])
+def test_nul_characters_anywhere_never_make_a_500(client, url):
+    if url == TWILIO_URL:
+        raw, content_type = b"MessageSid=SM%00x&MessageStatus=sent%00&%00=%00", "application/x-www-form-urlencoded"
+    else:
+        raw, content_type = (
+            b'{"eventName": "message.incoming\\u0000", "type": "x\\u0000", "data": {"a\\u0000": 1}}',
+            ("application/json"),
+        )
+    headers = {**TOKENS[url], "X-Idempotency-Key": "k\x00y"}
+    response = client.post(url, data=raw, content_type=content_type, headers=headers)
+    assert response.status_code == 200, response.content
+    assert InteractionEvent.objects.count() == 1

@@ -98,7 +98,7 @@ def test_a_wrong_api_key_is_a_clear_command_error(fake_api, settings):
 
 def test_the_periodic_task_runs_the_same_reconciliation_and_skips_without_a_key(fake_api, settings):
     fake_api.add_conversation(_conversation("conv_task", minutes_ago=10))
-    assert calls_reconcile_task.delay().get()["recovered"] == 1
+    assert calls_reconcile_task.apply().get()["recovered"] == 1
     settings.ELEVENLABS_API_KEY = ""
     assert calls_reconcile_task() == {"skipped": True}
 
