@@ -10,7 +10,6 @@
 
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -324,14 +323,11 @@ def calls_reconcile(
                 headers={"X-Source": "reconcile_calls"},
             )
         )
-        if result.status == EventStatus.PROCESSED or result.duplicate:
-            report.recovered += 0 if result.duplicate else 1
-            report.known += 1 if result.duplicate else 0
+        if result.duplicate:  # the webhook arrived meanwhile
+            report.known += 1
+        elif result.status == EventStatus.PROCESSED:
+            report.recovered += 1
         else:
             report.failed += 1
     logger.info("calls_reconciled", extra=report.as_dict())
     return report
-
-
-def replay_summary(statuses: list[str]) -> dict:
-    return dict(Counter(statuses))
