@@ -329,3 +329,27 @@ def test_an_idempotent_retry_is_not_stopped_by_the_rate_limit(api, settings):
     first = create(api, headers={"Idempotency-Key": "retry-me"})
     assert create(api, headers={"Idempotency-Key": "retry-me"}).json() == first.json()
     assert create(api).status_code == 429
+
+
+def test_an_api_key_client_is_the_audited_actor_and_its_own_rate_limit_identity(settings):
+    from accounts.models import ApiKey
+
+    settings.OTP_CLIENT_RATE_LIMIT_MAX = 1
+    key_row, key = ApiKey.objects.create_key(name="ivr", role="integration")
+    client = APIClient(headers={"Authorization": f"Api-Key {key}"})
+
+    challenge_id = create(client).json()["id"]
+    record = AuditLog.objects.get(action="otp.created", target_id=challenge_id)
+    assert (record.actor_type, record.actor_id, record.actor_label) == ("api_client", key_row.prefix, "ivr")
+    assert OtpChallenge.objects.get(pk=challenge_id).client_id == f"api_key:{key_row.prefix}"
+    assert create(client, OTHER_PHONE).json()["errors"][0]["code"] == "client_rate_limited"
+    assert verify(client, id=challenge_id, code=queued_code(challenge_id)).status_code == 200
+
+
+def test_an_idempotency_key_is_forgotten_after_its_time(api, settings):
+    with freeze_time(timezone.now()) as clock:
+        first = create(api, headers={"Idempotency-Key": "old"}).json()
+        clock.tick(timedelta(seconds=settings.OTP_IDEMPOTENCY_TTL_SECONDS + 1))
+        again = create(api, headers={"Idempotency-Key": "old"})
+    assert again.status_code == 201 and again.json()["id"] != first["id"]
+    assert OtpIdempotencyRecord.objects.get().challenge_id == OtpChallenge.objects.get(pk=again.json()["id"]).pk
