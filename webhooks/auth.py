@@ -12,6 +12,7 @@ Tokens and secrets may each hold several values (comma-separated in the environm
 every comparison is constant-time."""
 
 import hmac
+import ipaddress
 import logging
 from dataclasses import dataclass
 
@@ -63,11 +64,17 @@ def public_url(request) -> str:
 
 
 def client_ip(request) -> str:
+    """The caller's address ("" when it is not a valid IP): X-Forwarded-For's first entry only behind a trusted
+    proxy."""
+    candidate = request.META.get("REMOTE_ADDR", "")
     if settings.TRUST_PROXY_HEADERS:
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")
+            candidate = forwarded.split(",")[0].strip()
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return ""
 
 
 def _reject(provider: str, request, reason: str, counter: str) -> AuthResult:

@@ -291,3 +291,14 @@ def test_nul_characters_anywhere_never_make_a_500(client, url):
     response = client.post(url, data=raw, content_type=content_type, headers=headers)
     assert response.status_code == 200, response.content
     assert InteractionEvent.objects.count() == 1
+
+
+def test_a_forged_forwarded_for_header_is_stored_only_when_it_is_an_address(client, settings):
+    settings.TRUST_PROXY_HEADERS = True
+    event = {"eventName": "message.incoming", "data": {"from": "5215512345678", "body": "ip"}}
+    post_json(
+        client, BUILDERBOT_URL, event, headers={**TOKENS[BUILDERBOT_URL], "X-Forwarded-For": "not-an-ip, 1.2.3.4"}
+    )
+    other = {"eventName": "message.incoming", "data": {"from": "5215512345678", "body": "ip2"}}
+    post_json(client, BUILDERBOT_URL, other, headers={**TOKENS[BUILDERBOT_URL], "X-Forwarded-For": "203.0.113.9"})
+    assert set(InteractionEvent.objects.values_list("remote_addr", flat=True)) == {None, "203.0.113.9"}
