@@ -310,3 +310,44 @@ def test_a_second_event_for_the_same_call_updates_it(client):
     response = _post_token(client, updated, **{"X-Idempotency-Key": "retry-2"})
     assert response.json()["status"] == "processed"
     assert Interaction.objects.get().status == "completed"
+
+
+# --- the adapter alone ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (1785000260, 1785000260),
+        (1785000260.5, 1785000260.5),
+        ("1785000260", 1785000260),
+        ("2026-07-25T17:24:20Z", 1785000260),
+        ("2026-07-25T17:24:20+00:00", 1785000260),
+        (1785000260000, 1785000260),
+        (None, None),
+        ("not a time", None),
+    ],
+)
+def test_event_timestamp_spellings(value, expected):
+    from interactions.providers.elevenlabs import elevenlabs_event_parse
+
+    payload = {"type": "post_call_transcription", "data": {"conversation_id": "c"}}
+    if value is not None:
+        payload["event_timestamp"] = value
+    parsed = elevenlabs_event_parse(payload, provider="elevenlabs")
+    assert (parsed.occurred_at.timestamp() if parsed.occurred_at else None) == expected
+
+
+def test_signature_header_edge_cases():
+    from interactions.providers.elevenlabs import elevenlabs_signature_check, elevenlabs_signature_compute
+
+    body = b'{"a": 1}'
+    good = elevenlabs_signature_compute(raw_body=body, secret="s", timestamp=1000)
+    t, v0 = good.split(",")
+    check = elevenlabs_signature_check
+    assert check(raw_body=body, header=good, secrets=["s"], now=1000).valid
+    assert check(raw_body=body, header=f"{t},v0=deadbeef,{v0}", secrets=["s"], now=1000).valid
+    assert check(raw_body=body, header=f"{t},t=999,{v0}", secrets=["s"], now=1000).reason == "malformed"
+    assert check(raw_body=body, header=good, secrets=["s"], now=1000 + 1801).reason == "stale"
+    assert check(raw_body=body, header=good, secrets=["s"], now=1000 + 1799).valid
+    assert check(raw_body=body + b" ", header=good, secrets=["s"], now=1000).reason == "mismatch"
+    assert check(raw_body=body, header="", secrets=["s"], now=1000).reason == "missing"
+    assert check(raw_body=body, header=good, secrets=[], now=1000).reason == "no_secret"
