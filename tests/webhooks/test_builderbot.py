@@ -7,7 +7,7 @@ from webhooks.models import InteractionEvent
 
 from .conftest import BUILDERBOT_URL, fixture_bytes, fixture_json, post_json
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 TOKEN = {"X-Webhook-Token": "test-builderbot-token"}
 CUSTOMER = "+5215512345678"

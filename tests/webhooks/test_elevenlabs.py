@@ -14,7 +14,7 @@ from webhooks.models import InteractionEvent
 
 from .conftest import ELEVENLABS_URL, elevenlabs_headers, fixture_bytes, fixture_json, fixture_request, post_json
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 
 def _at(unix: int) -> datetime:

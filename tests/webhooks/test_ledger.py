@@ -19,7 +19,7 @@ from webhooks.services import webhook_event_replay
 
 from .conftest import BUILDERBOT_URL, ELEVENLABS_URL, TWILIO_URL, fixture_bytes, post_json
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 TOKENS = {
     ELEVENLABS_URL: {"X-Webhook-Token": "test-elevenlabs-token"},

@@ -13,7 +13,7 @@ from webhooks.tasks import calls_reconcile_task
 
 from .conftest import ELEVENLABS_URL, fixture_json, post_json
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 API_KEY = "xi-test-key"
 

@@ -14,7 +14,7 @@ from webhooks.models import InteractionEvent
 
 from .conftest import TWILIO_AUTH_TOKEN, TWILIO_URL, fixture_bytes, fixture_request
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 SID = "SM2c1e4f5a6b7c8d9e0f1a2b3c4d5e6f7a"
 FORM = "application/x-www-form-urlencoded"
