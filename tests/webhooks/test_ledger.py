@@ -216,6 +216,7 @@ def test_replay_filters_by_time_range(client, capsys):
 
 # --- 50 concurrent copies -----------------------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_50_concurrent_copies_leave_one_event_and_one_message(wsgi_server):
     raw = fixture_bytes("builderbot_message_incoming.json")
