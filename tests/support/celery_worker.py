@@ -107,7 +107,11 @@ class CeleryWorker:
 
 
 def _reset_broker_pools(app) -> None:
-    # Forget the app's pools (kombu keeps one per broker URL and hands it back when the URL is used again).
+    """Start from fresh broker connections: kombu keeps one pool per broker URL and hands it back, even closed (by
+    another test), when that URL is used again."""
+    from kombu import pools
+
+    pools.reset()
     app._pool = None
     with contextlib.suppress(AttributeError, KeyError):
         app.__dict__["amqp"]._producer_pool = None
