@@ -26,7 +26,12 @@ def _restore_request_id(task=None, **_):
     from contactcenter.common.context import current_request_id, new_request_id, request_id_var
 
     # From the publishing request's header; in eager mode the task runs inside that request and keeps its id.
-    request_id = getattr(task.request, "request_id", None) if task else None
+    request_id = None
+    if task is not None:
+        # A worker exposes custom message headers as request attributes; eager `apply(headers=…)` keeps them apart.
+        request_id = getattr(task.request, "request_id", None) or (getattr(task.request, "headers", None) or {}).get(
+            "request_id"
+        )
     task.request.__dict__["_request_id_token"] = request_id_var.set(
         request_id or current_request_id() or new_request_id()
     )

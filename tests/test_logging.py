@@ -60,3 +60,9 @@ def test_phone_helpers():
     assert phone_normalize("whatsapp:+14155550100") == "+14155550100"
     assert phone_normalize("+52 1 55 1234 5678") == "+5215512345678"
     assert phone_mask("+5215512344321") == "+52*******4321"
+
+
+def test_uuids_and_hex_ids_are_not_taken_for_phone_numbers():
+    line = _render("message f83ff81e-d331-4c84-97fe-123456788086 and 12345678-abcd-4c84-97fe-aaaaaaaaaaaa sent")
+    assert "f83ff81e-d331-4c84-97fe-123456788086" in line["message"]
+    assert "12345678-abcd-4c84-97fe-aaaaaaaaaaaa" in line["message"]

@@ -91,8 +91,8 @@ def phone_hash(e164: str | None) -> str:
 
 
 # Runs of digits that look like a phone number inside free text (log messages): 8 to 15 digits, optionally with `+`
-# and single separators. Long hex ids and UUIDs are not matched because letters break the run.
-PHONE_IN_TEXT_RE = re.compile(r"(?<![\w+])\+?\d(?:[\s\-.]?\d){7,14}(?![\w])")
+# and single separators. Hex ids and UUIDs are not matched: letters and the dashes of their groups break the run.
+PHONE_IN_TEXT_RE = re.compile(r"(?<![\w+\-])\+?\d(?:[\s\-.]?\d){7,14}(?![\w\-])")
 
 
 def phones_mask_in_text(text: str) -> str:
