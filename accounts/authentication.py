@@ -5,6 +5,7 @@ The order in settings matters only for the `WWW-Authenticate` header of a 401: t
 import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -80,11 +81,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class StaffSessionAuthentication(authentication.SessionAuthentication):
-    """The admin's session, for staff trying the API from Swagger. Non-staff sessions are ignored."""
+    """The admin's session, for staff trying the API from Swagger. Non-staff sessions are ignored, and so are
+    sessions that did not pass the admin's second factor while ADMIN_2FA_REQUIRED is on."""
 
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is None or not result[0].is_staff:
+            return None
+        is_verified = getattr(result[0], "is_verified", None)  # set by django_otp's middleware
+        if getattr(settings, "ADMIN_2FA_REQUIRED", False) and not (is_verified and is_verified()):
             return None
         return result
 

@@ -157,7 +157,8 @@ def test_jwt_of_a_deactivated_user_is_401():
 # --- Sessions (Swagger) ----------------------------------------------------------------------------------------------
 
 
-def test_staff_sessions_work_and_other_sessions_do_not():
+def test_staff_sessions_work_and_other_sessions_do_not(settings):
+    settings.ADMIN_2FA_REQUIRED = False
     staff = make_user("auditor", is_staff=True)
     client = APIClient()
     client.force_login(staff)
@@ -203,3 +204,25 @@ def test_api_keys_never_hold_the_agent_role():
     # A row that holds it anyway (written by hand) gets no access rather than an error.
     _odd, key = ApiKey.objects.create_key(name="odd", role="agent")
     assert _with_key(key).get(LIST).status_code == 403
+
+
+def test_a_staff_session_without_the_second_factor_is_not_enough(settings):
+    settings.ADMIN_2FA_REQUIRED = True
+    client = APIClient()
+    client.force_login(make_user("auditor", is_staff=True))  # password only: no TOTP step
+    assert client.get(LIST).status_code == 401
+
+
+def test_a_staff_session_that_passed_the_second_factor_works(settings):
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.ADMIN_2FA_REQUIRED = True
+    staff = make_user("auditor", is_staff=True)
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    client = APIClient()
+    client.force_login(staff)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # what django_otp's login() records
+    session.save()
+    assert client.get(LIST).status_code == 200
