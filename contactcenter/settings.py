@@ -240,7 +240,7 @@ REST_FRAMEWORK = {
     # Scoped throttles on the cache (Redis): views set `throttle_scope`; a view without one is not throttled.
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ResilientScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "otp": env.str("THROTTLE_RATE_OTP", default="30/min"),
+        "otp": env.str("THROTTLE_RATE_OTP", default="60/min"),
         "reads": env.str("THROTTLE_RATE_READS", default="600/min"),
         "writes": env.str("THROTTLE_RATE_WRITES", default="120/min"),
         "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),

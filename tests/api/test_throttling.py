@@ -31,3 +31,16 @@ def test_a_cache_outage_lets_reads_through(monkeypatch):
     monkeypatch.setattr(cache, "get", broken)
     client, _ = key_client("integration")
     assert client.get("/api/interactions").status_code == 200
+
+
+def test_otp_create_and_verify_share_the_strict_otp_scope(monkeypatch):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "otp": "2/min"})
+    client, _ = key_client("integration")
+    bad_verify = {"id": "00000000-0000-4000-8000-000000000000", "code": "000000"}
+    first = client.post("/api/otp/verify", bad_verify, format="json")
+    second = client.post("/api/otp", {"phone": "12", "purpose": "login"}, format="json")
+    assert first.status_code < 429 and second.status_code < 429
+    third = client.post("/api/otp/verify", bad_verify, format="json")
+    assert third.status_code == 429
+    assert third.json()["errors"][0]["code"] == "throttled"
+    assert client.get("/api/interactions").status_code == 200  # reads have their own budget
