@@ -13,6 +13,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from interactions.models import CallDetail, Interaction, Message
+from otp.models import OtpChallenge
+from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -98,6 +100,33 @@ def test_supervisor_filters_opens_reveals_and_finds_the_audit(browser, live_serv
     supervisor = staff("super", "supervisor")
     agent = staff("agent.a", "agent")
     call = interaction(agent, "+5215512344321", "call")
+    Message.objects.create(
+        interaction=call,
+        channel="sms",
+        direction="outbound",
+        status="delivered",
+        to_phone="+5215512344321",
+        body="Your code is 493817",
+        is_sensitive=True,
+        provider="twilio",
+    )
+    OtpChallenge.objects.create(
+        phone="+5215512344321",
+        purpose="login",
+        code_hash="x",
+        status="approved",
+        max_attempts=5,
+        expires_at=timezone.now(),
+        interaction=call,
+    )
+    InteractionEvent.objects.create(
+        provider="elevenlabs",
+        event_type="post_call_transcription",
+        idempotency_key="e1",
+        status="processed",
+        interaction=call,
+        payload={"type": "post_call_transcription", "data": {"conversation_id": call.external_id}},
+    )
     interaction(None, "+5491112345678", "whatsapp")
 
     # Without the code the admin stays closed.
@@ -120,6 +149,7 @@ def test_supervisor_filters_opens_reveals_and_finds_the_audit(browser, live_serv
     page.wait_for_selector("#timeline")
     assert "I want to block my card." in page.inner_text("#transcript")
     assert "+5215512344321" not in page.content()
+    assert "493817" not in page.content()
     screenshots(page, "change_page")
 
     page.fill("#pii-reveal input[name=reason]", "Customer asked for a callback")
