@@ -7,4 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and API access")
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from . import schema  # noqa: F401  (registers the OpenAPI security schemes)
+        from .groups import role_groups_post_migrate
+
+        post_migrate.connect(role_groups_post_migrate, sender=self, dispatch_uid="accounts.role_groups")

@@ -1,6 +1,6 @@
 """The four roles of the API. Each is a Django group and the role of an API key.
 
-The groups and their permissions are created by `accounts/migrations/0002_role_groups.py`: supervisors run the back
+The groups and their permissions are in `accounts/groups.py` (created by migration 0002, kept in step after migrate): supervisors run the back
 office and may see PII (`interactions.view_pii`); agents work the interactions assigned to them; auditors read
 everything and the audit log; integrations request and verify OTPs and read interactions."""
 

@@ -226,3 +226,10 @@ def test_a_staff_session_that_passed_the_second_factor_works(settings):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # what django_otp's login() records
     session.save()
     assert client.get(LIST).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_role_groups_come_back_after_a_flush():
+    call_command("flush", "--no-input", verbosity=0)  # what transactional tests do between tests
+    assert Group.objects.filter(name__in=["supervisor", "agent", "auditor", "integration"]).count() == 4
+    assert Group.objects.get(name="supervisor").permissions.filter(codename="view_pii").exists()
