@@ -50,20 +50,22 @@ def ensure_group(name: str) -> Group:
     return group
 
 
+def create_staff(username: str, *roles: str, superuser: bool = False):
+    """A staff user in the given role groups, with a TOTP device; the password is `pw-<username>-123`."""
+    user_model = get_user_model()
+    if superuser:
+        user = user_model.objects.create_superuser(username=username, password=f"pw-{username}-123")
+    else:
+        user = user_model.objects.create_user(username=username, password=f"pw-{username}-123", is_staff=True)
+    for role in roles:
+        user.groups.add(ensure_group(role))
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return user
+
+
 @pytest.fixture
 def make_staff(db):
-    def make(username: str, *roles: str, superuser: bool = False):
-        user_model = get_user_model()
-        if superuser:
-            user = user_model.objects.create_superuser(username=username, password=f"pw-{username}-123")
-        else:
-            user = user_model.objects.create_user(username=username, password=f"pw-{username}-123", is_staff=True)
-        for role in roles:
-            user.groups.add(ensure_group(role))
-        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-        return user
-
-    return make
+    return create_staff
 
 
 def totp_token(user) -> str:
@@ -116,20 +118,33 @@ def make_interaction(*, channel="call", agent=None, phone="+5215512344321", stat
     return interaction
 
 
+def make_sms(interaction, *, status="sent", phone="+5215512344321", **fields):
+    """An outbound SMS of the interaction (fields override the defaults)."""
+    from interactions.models import Message
+
+    return Message.objects.create(
+        **{
+            "interaction": interaction,
+            "channel": "sms",
+            "direction": "outbound",
+            "status": status,
+            "to_phone": phone,
+            "provider": "twilio",
+            **fields,
+        }
+    )
+
+
 def make_otp_sms(interaction, *, status="delivered", code="493817", phone="+5215512344321"):
     """An OTP challenge and its (sensitive) SMS, as the OTP service records them."""
-    from interactions.models import Message
     from otp.models import OtpChallenge
 
-    message = Message.objects.create(
-        interaction=interaction,
-        channel="sms",
-        direction="outbound",
+    message = make_sms(
+        interaction,
         status=status,
-        to_phone=phone,
+        phone=phone,
         body=f"Your code is {code}",
         is_sensitive=True,
-        provider="twilio",
         provider_message_id="SM1",
     )
     OtpChallenge.objects.create(

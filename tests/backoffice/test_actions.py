@@ -8,7 +8,7 @@ import pytest
 import interactions.services as interaction_services
 from audit.models import AuditLog
 from interactions.models import Message
-from tests.backoffice.conftest import make_interaction
+from tests.backoffice.conftest import make_interaction, make_sms
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -77,17 +77,8 @@ def test_export_is_clear_for_view_pii(staff_client, supervisor):
 
 def test_resend_and_reconcile_pick_the_right_sms(staff_client, supervisor, monkeypatch):
     interaction = make_interaction(channel="sms")
-    failed = Message.objects.create(
-        interaction=interaction, channel="sms", direction="outbound", status="failed", provider="twilio"
-    )
-    sent = Message.objects.create(
-        interaction=interaction,
-        channel="sms",
-        direction="outbound",
-        status="sent",
-        provider="twilio",
-        provider_message_id="SM9",
-    )
+    failed = make_sms(interaction, status="failed")
+    sent = make_sms(interaction, status="sent", provider_message_id="SM9")
     resent, reconciled = [], []
     monkeypatch.setattr(
         interaction_services,
@@ -136,25 +127,8 @@ def test_agents_do_not_get_the_supervisor_actions(staff_client, make_staff):
 
 def test_resend_through_the_real_service_queues_a_new_sms_and_refuses_codes(staff_client, supervisor):
     interaction = make_interaction(channel="sms")
-    plain = Message.objects.create(
-        interaction=interaction,
-        channel="sms",
-        direction="outbound",
-        status="undelivered",
-        to_phone="+5215512344321",
-        body="Your card was blocked",
-        provider="twilio",
-    )
-    code = Message.objects.create(
-        interaction=interaction,
-        channel="sms",
-        direction="outbound",
-        status="failed",
-        to_phone="+5215512344321",
-        body="123456",
-        is_sensitive=True,
-        provider="twilio",
-    )
+    plain = make_sms(interaction, status="undelivered", body="Your card was blocked")
+    code = make_sms(interaction, status="failed", body="123456", is_sensitive=True)
     client = staff_client(supervisor)
     act(client, "resend_failed_sms", [interaction])
     assert AuditLog.objects.filter(action="message.resent", target_id=str(plain.pk)).count() == 1

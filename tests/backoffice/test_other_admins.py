@@ -3,8 +3,7 @@
 import pytest
 
 from audit.services import Actor, audit_log_record
-from interactions.models import Message
-from tests.backoffice.conftest import make_interaction, make_otp_sms
+from tests.backoffice.conftest import make_interaction, make_otp_sms, make_sms
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -48,16 +47,7 @@ def test_lists_load_and_search(staff_client, make_staff, url, queries, django_as
 
 def test_message_page_hides_sensitive_bodies(staff_client, make_staff):
     interaction = make_interaction(channel="sms")
-    message = Message.objects.create(
-        interaction=interaction,
-        channel="sms",
-        direction="outbound",
-        status="sent",
-        to_phone="+5215512344321",
-        provider="twilio",
-        body="Your code is 111222",
-        is_sensitive=True,
-    )
+    message = make_sms(interaction, body="Your code is 111222", is_sensitive=True)
     page = staff_client(make_staff("sup", "supervisor")).get(f"/admin/interactions/message/{message.pk}/change/")
     content = page.content.decode()
     assert page.status_code == 200

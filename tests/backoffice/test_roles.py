@@ -3,8 +3,7 @@
 import pytest
 
 from audit.services import Actor, audit_log_record
-from interactions.models import Message
-from tests.backoffice.conftest import make_interaction
+from tests.backoffice.conftest import make_interaction, make_sms
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -24,7 +23,7 @@ def test_an_agent_sees_only_assigned_interactions(staff_client, make_staff):
     for hidden in (theirs, unassigned):
         response = client.get(f"{URL}{hidden.pk}/change/")
         assert response.status_code == 302  # "does not exist", back to the list
-    Message.objects.create(interaction=theirs, channel="sms", direction="outbound", status="sent", provider="twilio")
+    make_sms(theirs)
     assert list(client.get("/admin/interactions/message/").context["cl"].result_list) == []
     assert client.get("/admin/audit/auditlog/").status_code == 403
     assert client.get("/admin/dashboard/").status_code == 403
