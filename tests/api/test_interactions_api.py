@@ -395,3 +395,20 @@ def test_put_and_delete_are_not_allowed():
         client.put(f"/api/interactions/{interaction.pk}", {"status": "in_progress"}, format="json").status_code == 405
     )
     assert client.delete(f"/api/interactions/{interaction.pk}").status_code == 405
+
+
+def test_the_detail_costs_the_same_queries_with_2_or_20_messages():
+    client = role_client("supervisor")
+
+    def queries_for(count):
+        interaction = make_interaction()
+        for _ in range(count):
+            Message.objects.create(
+                interaction=interaction, channel="sms", direction="outbound", status="sent", provider="twilio"
+            )
+        client.get(f"/api/interactions/{interaction.pk}")  # warm per-client lookups
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/api/interactions/{interaction.pk}").status_code == 200
+        return len(queries)
+
+    assert queries_for(2) == queries_for(20)
