@@ -302,6 +302,16 @@ ELEVENLABS_WEBHOOK_SECRETS = _csv("ELEVENLABS_WEBHOOK_SECRET")
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 ELEVENLABS_API_BASE_URL = env.str("ELEVENLABS_API_BASE_URL", default="https://api.elevenlabs.io").rstrip("/")
 ELEVENLABS_SIGNATURE_MODE = env.str("ELEVENLABS_SIGNATURE_MODE", default="enforce")
+# Voice agent tools (server tools and the conversation initiation webhook). A dedicated token for them, accepted
+# besides ELEVENLABS_WEBHOOK_TOKEN; the OTP purpose of codes sent during a call; whether a number the caller speaks may
+# receive the code (off: only the number the call comes from); how long a repeated "send" of the same conversation
+# returns the code already sent instead of sending another; whether the initiation webhook tells the agent anything
+# about the caller (off: every variable at its empty value).
+ELEVENLABS_TOOL_TOKENS = _csv("ELEVENLABS_TOOL_TOKEN")
+VOICE_OTP_PURPOSE = env.str("VOICE_OTP_PURPOSE", default="identity")
+VOICE_OTP_ALLOW_SPOKEN_NUMBER = env.bool("VOICE_OTP_ALLOW_SPOKEN_NUMBER", default=False)
+VOICE_OTP_RESEND_WINDOW_SECONDS = env.int("VOICE_OTP_RESEND_WINDOW_SECONDS", default=60)
+VOICE_INITIATION_SHARE_CONTEXT = env.bool("VOICE_INITIATION_SHARE_CONTEXT", default=True)
 # Calls whose post-call webhook never came are fetched from the conversations API this often (needs ELEVENLABS_API_KEY).
 CALLS_RECONCILE_INTERVAL_SECONDS = env.int("CALLS_RECONCILE_INTERVAL_SECONDS", default=15 * 60)
 CELERY_BEAT_SCHEDULE["calls-reconcile"] = {

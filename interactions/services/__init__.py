@@ -31,12 +31,22 @@ from .delivery import (
 )
 from .inbound import NormalizedWhatsAppMessage, whatsapp_message_record
 from .messages import MessageStatusChange, message_resend, message_send, message_status_apply
+from .voice import (
+    CallerContext,
+    phone_or_empty,
+    spoken_digits,
+    voice_call_number,
+    voice_call_open,
+    voice_call_verified_mark,
+    voice_caller_context,
+)
 
 __all__ = [
     "ALLOWED_STATUS_TRANSITIONS",
     "CONVERSATION_IDLE_TIMEOUT",
     "OPEN_STATUSES",
     "SENSITIVE_BODY_REDACTED",
+    "CallerContext",
     "DeliveryOutcome",
     "MessageStatusChange",
     "NormalizedCall",
@@ -59,7 +69,13 @@ __all__ = [
     "message_send",
     "message_status_apply",
     "message_sweep",
+    "phone_or_empty",
     "sms_reconcile_run",
     "sms_reconcile_stale",
+    "spoken_digits",
+    "voice_call_number",
+    "voice_call_open",
+    "voice_call_verified_mark",
+    "voice_caller_context",
     "whatsapp_message_record",
 ]
