@@ -55,6 +55,21 @@ def simulation(provider: str, event: str):
     return register
 
 
+# Exchanges of several requests (`simulate_webhook elevenlabs tool-otp`): a runner(options, write) that returns what
+# the steps answered and raises ValueError when one fails.
+SCENARIOS: dict[str, dict[str, Callable]] = {}
+
+
+def scenario(provider: str, event: str):
+    """Register a runner of a simulated exchange of several requests."""
+
+    def register(runner: Callable):
+        SCENARIOS.setdefault(provider, {})[event] = runner
+        return runner
+
+    return register
+
+
 def _conversation_id(options: SimulationOptions) -> str:
     return options.conversation_id or f"conv_sim_{secrets.token_hex(10)}"
 

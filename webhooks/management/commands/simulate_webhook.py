@@ -1,7 +1,7 @@
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from webhooks.simulate import SIMULATIONS, SimulationOptions, simulation_request
+from webhooks.simulate import SCENARIOS, SIMULATIONS, SimulationOptions, simulation_request
 
 
 class Command(BaseCommand):
@@ -9,7 +9,8 @@ class Command(BaseCommand):
         "Post a realistic, correctly authenticated provider delivery (token and signature from the settings) to a "
         "running server, to see the whole flow without provider accounts. "
         "Examples: simulate_webhook elevenlabs post_call_transcription; simulate_webhook builderbot message.incoming; "
-        "simulate_webhook twilio delivered --message-sid SM..."
+        "simulate_webhook twilio delivered --message-sid SM...; "
+        "simulate_webhook elevenlabs tool-otp (the voice agent's whole OTP exchange, run locally against a fake Twilio)"
     )
 
     def add_arguments(self, parser):
@@ -32,6 +33,14 @@ class Command(BaseCommand):
             message_id=options["message_id"],
             text=options["text"],
         )
+        runner = SCENARIOS.get(options["provider"], {}).get(options["event"])
+        if runner is not None:
+            try:
+                runner(options_, self.stdout.write)
+            except (ValueError, requests.RequestException) as exc:
+                raise CommandError(f"simulated {options['provider']} {options['event']} failed: {exc}") from exc
+            self.stdout.write(self.style.SUCCESS(f"simulated {options['provider']} {options['event']} locally"))
+            return
         try:
             request = simulation_request(
                 options["provider"], options["event"], base_url=options["url"], options=options_
