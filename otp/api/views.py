@@ -9,10 +9,10 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import OTP_CALLERS, HasRole
 from audit.services import Actor
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.openapi import ClientErrorResponseSerializer
@@ -55,7 +55,7 @@ def caller_ip(request) -> str | None:
 
 
 class _OtpView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasRole(*OTP_CALLERS)]
     throttle_scope = "otp"
 
 

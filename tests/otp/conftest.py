@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -22,7 +23,9 @@ def _fresh_throttles():
 
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user(username="otp-ops", password="unused-password-1", is_staff=True)
+    user = django_user_model.objects.create_user(username="otp-ops", password="unused-password-1", is_staff=True)
+    user.groups.add(Group.objects.get_or_create(name="integration")[0])
+    return user
 
 
 @pytest.fixture
@@ -35,7 +38,9 @@ def api(staff_user):
 @pytest.fixture
 def other_api(django_user_model):
     client = APIClient()
-    client.force_authenticate(get_user_model().objects.create_user(username="otp-other", password="unused-password-2"))
+    user = get_user_model().objects.create_user(username="otp-other", password="unused-password-2")
+    user.groups.add(Group.objects.get_or_create(name="integration")[0])
+    client.force_authenticate(user)
     return client
 
 
