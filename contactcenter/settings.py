@@ -475,6 +475,10 @@ CELERY_BEAT_SCHEDULE["retention-apply-daily"] = {
     "options": {"expires": 3600},
 }
 
+# --- Benchmarks ---------------------------------------------------------------------------------------------------
+# Mounts /bench/ceiling (a POST that inserts one row, the ceiling of the webhook benchmarks). Never on in production.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+
 # --- Logging ------------------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
