@@ -64,6 +64,7 @@ class OtpChallenge(models.Model):
             models.Index(fields=["status", "expires_at"], name="otp_status_expiry_idx"),
             models.Index(fields=["-created_at"], name="otp_created_idx"),
             models.Index(fields=["conversation_id"], name="otp_conversation_idx"),
+            models.Index(fields=["phone_hash", "-created_at"], name="otp_phone_hash_idx"),
             models.Index(fields=["client_id", "-created_at"], name="otp_client_created_idx"),
         ]
 

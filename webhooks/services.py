@@ -127,6 +127,9 @@ def webhook_event_process(*, event_id) -> str:
             raise ApplicationError("No such webhook event.", code="not_found", status=404)
         if event.status in FINAL_STATUSES:
             return event.status
+        if event.redacted_at is not None:
+            # Retention scrubbed its payload: applying it would write masked data over real records. Left as it is.
+            return event.status
         outcome = _apply(event)
         event.status = outcome.status
         event.error = outcome.error

@@ -303,3 +303,14 @@ def test_a_forged_forwarded_for_header_is_stored_only_when_it_is_an_address(clie
     other = {"eventName": "message.incoming", "data": {"from": "5215512345678", "body": "ip2"}}
     post_json(client, BUILDERBOT_URL, other, headers={**TOKENS[BUILDERBOT_URL], "X-Forwarded-For": "203.0.113.9"})
     assert set(InteractionEvent.objects.values_list("remote_addr", flat=True)) == {None, "203.0.113.9"}
+
+
+def test_replay_leaves_an_event_redacted_by_retention_alone(client, capsys):
+    from django.utils import timezone
+
+    event = _failing_delivery(client)
+    InteractionEvent.objects.filter(pk=event.pk).update(redacted_at=timezone.now(), payload={"data": "[redacted]"})
+    call_command("replay_webhook_events", str(event.pk))
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == ("failed", 1)
+    assert Message.objects.count() == 0
