@@ -24,6 +24,7 @@ COUNTER_NAMES = (
     "rejected_body",
 )
 PROVIDERS = ("elevenlabs", "builderbot", "twilio")
+RECEIVED_OUTCOMES = ("duplicate", "processed", "ignored", "deferred", "failed")
 
 
 def _key(provider: str, name: str) -> str:
@@ -36,14 +37,24 @@ PAUSE_AFTER_FAILURE_SECONDS = 30.0
 _paused_until = 0.0
 
 
+def _increment(key: str) -> None:
+    """One INCR round trip on Redis (which creates the key at 0); add-then-incr on other cache backends."""
+    redis_cache = getattr(cache, "_cache", None)
+    if redis_cache is not None and hasattr(redis_cache, "get_client"):
+        full_key = cache.make_and_validate_key(key)
+        redis_cache.get_client(full_key, write=True).incr(full_key)
+        return
+    if not cache.add(key, 1, timeout=None):
+        cache.incr(key)
+
+
 def webhook_counter_increment(*, provider: str, name: str) -> None:
     global _paused_until
     if time.monotonic() < _paused_until:
         return
     key = _key(provider, name)
     try:
-        if not cache.add(key, 1, timeout=None):
-            cache.incr(key)
+        _increment(key)
     except Exception as exc:  # the cache is an aid; a delivery never fails for it
         _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
         logger.warning("webhook_counter_unavailable", extra={"error_class": type(exc).__name__})
@@ -57,4 +68,8 @@ def webhook_counters(provider: str | None = None) -> dict[str, dict[str, int]]:
         values = cache.get_many(keys)
     except Exception:
         values = {}
-    return {p: {n: int(values.get(_key(p, n), 0)) for n in COUNTER_NAMES} for p in providers}
+    counts = {p: {n: int(values.get(_key(p, n), 0)) for n in COUNTER_NAMES} for p in providers}
+    for per_provider in counts.values():
+        # Not counted on the hot path: every stored delivery ends in one outcome, and a repeat is a duplicate.
+        per_provider["received"] = sum(per_provider[n] for n in RECEIVED_OUTCOMES)
+    return counts

@@ -172,7 +172,6 @@ def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: f
 def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
     """Store the delivery, then apply it synchronously (fast, no queue involved). A repeat answers `duplicate`."""
     started = time.perf_counter()
-    webhook_counter_increment(provider=delivery.provider, name="received")
     event, created = webhook_event_store(delivery=delivery)
     if not created:
         webhook_counter_increment(provider=delivery.provider, name="duplicate")

@@ -32,7 +32,8 @@ def interaction_open_or_continue(
     Serialised per (channel, phone) with an advisory lock so that two messages arriving together share one
     interaction. Returns (interaction, created)."""
     at = at or timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: callers that recover from a failure wrap it in theirs.
+    with transaction.atomic(savepoint=False):
         advisory_xact_lock(f"interaction:{channel}:{phone}")
         existing = (
             Interaction.objects.filter(

@@ -63,7 +63,8 @@ def message_status_apply(
     if error_code or error_message:
         fields["error_code"] = str(error_code)[:32]
         fields["error_message"] = str(error_message)[:500]
-    with transaction.atomic():
+    # No savepoint of its own: callers that recover from a failure wrap it in theirs.
+    with transaction.atomic(savepoint=False):
         previous = Message.objects.filter(lookup).values_list("status", flat=True).first()
         updated = Message.objects.filter(lookup, status__in=lower).update(**fields)
         message = Message.objects.filter(lookup).first()

@@ -314,3 +314,21 @@ def test_replay_leaves_an_event_redacted_by_retention_alone(client, capsys):
     event.refresh_from_db()
     assert (event.status, event.attempts) == ("failed", 1)
     assert Message.objects.count() == 0
+
+
+@pytest.mark.redis
+def test_counters_count_each_outcome_once_and_derive_received(client, settings):
+    from django.core.cache import cache
+
+    from webhooks.counters import webhook_counters
+
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        assert hasattr(cache._cache, "get_client")  # the one-round-trip INCR path is the one exercised
+    before = webhook_counters("builderbot")["builderbot"]
+    body = fixture_bytes("builderbot_message_incoming.json")
+    post_json(client, BUILDERBOT_URL, body, headers=TOKENS[BUILDERBOT_URL])
+    post_json(client, BUILDERBOT_URL, body, headers=TOKENS[BUILDERBOT_URL])
+    after = webhook_counters("builderbot")["builderbot"]
+    assert after["processed"] == before["processed"] + 1
+    assert after["duplicate"] == before["duplicate"] + 1
+    assert after["received"] == before["received"] + 2
