@@ -6,9 +6,13 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from interactions.providers.console import ConsoleBackend
 from otp.models import OtpChallenge
-from tests.support.fixtures import broker, celery_worker_factory, fake_twilio  # noqa: F401 (shared fixtures)
+from tests.support.fixtures import (  # noqa: F401 (shared fixtures)
+    broker,
+    celery_worker_factory,
+    fake_twilio,
+    sms_outbox,
+)
 
 CODE_RE = re.compile(r"\b(\d{6,10})\b")
 
@@ -42,20 +46,6 @@ def other_api(django_user_model):
     user.groups.add(Group.objects.get_or_create(name="integration")[0])
     client.force_authenticate(user)
     return client
-
-
-@pytest.fixture
-def sms_outbox(monkeypatch):
-    """Every SMS the console backend sends (to, body): the customer's phone, as far as tests are concerned."""
-    sent: list[tuple[str, str]] = []
-    original = ConsoleBackend.send
-
-    def send(self, message):
-        sent.append((message.to_phone, message.body))
-        return original(self, message)
-
-    monkeypatch.setattr(ConsoleBackend, "send", send)
-    return sent
 
 
 def code_in(text: str) -> str:

@@ -71,3 +71,19 @@ def broker():
     """The test process publishes tasks to the test Redis (not eagerly) while the fixture is active."""
     with publishing_to_broker() as app:
         yield app
+
+
+@pytest.fixture
+def sms_outbox(monkeypatch):
+    """Every SMS the console backend sends, as (to, body): what reaches the customer's phone in tests."""
+    from interactions.providers.console import ConsoleBackend
+
+    sent: list[tuple[str, str]] = []
+    original = ConsoleBackend.send
+
+    def send(self, message):
+        sent.append((message.to_phone, message.body))
+        return original(self, message)
+
+    monkeypatch.setattr(ConsoleBackend, "send", send)
+    return sent

@@ -6,8 +6,12 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from interactions.providers.console import ConsoleBackend
-from tests.support.fixtures import broker, celery_worker_factory, fake_twilio  # noqa: F401 (shared fixtures)
+from tests.support.fixtures import (  # noqa: F401 (shared fixtures)
+    broker,
+    celery_worker_factory,
+    fake_twilio,
+    sms_outbox,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
 CONVERSATION = "conv_8901k5zvyjhmfg983brhmhkd98n6"  # the one of the initiation and post-call fixtures
@@ -55,17 +59,3 @@ def agent(settings):
     client = APIClient()
     client.credentials(HTTP_X_WEBHOOK_TOKEN=settings.ELEVENLABS_WEBHOOK_TOKENS[0])
     return client
-
-
-@pytest.fixture
-def sms_outbox(monkeypatch):
-    """Every SMS the console backend sends, as (to, body): what reaches the caller's phone."""
-    sent: list[tuple[str, str]] = []
-    original = ConsoleBackend.send
-
-    def send(self, message):
-        sent.append((message.to_phone, message.body))
-        return original(self, message)
-
-    monkeypatch.setattr(ConsoleBackend, "send", send)
-    return sent
