@@ -2,22 +2,14 @@
 callbacks reach our webhook (live server), and the code the fake received verifies the challenge."""
 
 import re
-import time
 
 import pytest
 
 from interactions.models import Message
 from otp.models import OtpChallenge
+from tests.support.fixtures import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return value
 
 
 @pytest.fixture
@@ -35,20 +27,20 @@ def test_create_sends_the_code_through_the_worker_and_the_fake_and_it_verifies(a
     assert created.status_code == 201
     challenge_id = created.json()["id"]
 
-    request = _wait_for(lambda: fake_twilio.create_requests, what="the SMS at the fake Twilio")[0]
+    request = wait_for(lambda: fake_twilio.create_requests, what="the SMS at the fake Twilio")[0]
     form = request.form
     assert form["To"] == "+5215512345678"
     code = re.search(r"\b(\d{6})\b", form["Body"]).group(1)
 
     message = OtpChallenge.objects.get(pk=challenge_id).message
-    _wait_for(
+    wait_for(
         lambda: Message.objects.filter(pk=message.pk, provider_message_id__isnull=False).exists(),
         what="the SID stored on the message",
     )
     assert code not in Message.objects.get(pk=message.pk).body, "the code left the database once sent"
 
     fake_twilio.wait_for_callbacks(timeout=20)
-    _wait_for(
+    wait_for(
         lambda: api.get(f"/api/otp/{challenge_id}").json()["delivery_status"] == "delivered",
         timeout=30,
         what="the delivered status callback",

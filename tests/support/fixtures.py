@@ -87,3 +87,14 @@ def sms_outbox(monkeypatch):
 
     monkeypatch.setattr(ConsoleBackend, "send", send)
     return sent
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy (a worker's or a fake's work landing), and return it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return value

@@ -13,18 +13,11 @@ from django.conf import settings as django_settings
 from audit.models import AuditLog
 from interactions.models import CallDetail, Interaction, Message
 from otp.models import OtpChallenge
+from tests.support.fixtures import wait_for
 
 from .conftest import CALLER, CONVERSATION, INITIATION, POST_CALL, SEND, VERIFY, dashed, fixture_json, spaced
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return value
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def _post(live_server, path, payload):
 
 
 def _code_from_fake(fake_twilio, index):
-    requests_seen = _wait_for(
+    requests_seen = wait_for(
         lambda: len(fake_twilio.create_requests) > index and fake_twilio.create_requests, what="the SMS at the fake"
     )
     form = requests_seen[index].form
@@ -85,7 +78,7 @@ def test_initiation_send_sms_verify_and_post_call_make_one_verified_call(live_se
     assert CallDetail.objects.get(interaction=call).transcript
 
     # The code is in the SMS the fake received and nowhere of ours.
-    _wait_for(
+    wait_for(
         lambda: Message.objects.filter(pk=challenge.message_id, provider_message_id__isnull=False).exists(),
         what="the SID stored",
     )
