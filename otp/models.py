@@ -62,7 +62,8 @@ class OtpChallenge(models.Model):
         indexes = [
             models.Index(fields=["phone", "purpose", "-created_at"], name="otp_phone_purpose_idx"),
             models.Index(fields=["status", "expires_at"], name="otp_status_expiry_idx"),
-            models.Index(fields=["-created_at"], name="otp_created_idx"),
+            # With the id: the retention walk pages through due challenges by (created_at, id) without sorting them.
+            models.Index(fields=["-created_at", "-id"], name="otp_created_idx"),
             models.Index(fields=["conversation_id"], name="otp_conversation_idx"),
             models.Index(fields=["phone_hash", "-created_at"], name="otp_phone_hash_idx"),
             models.Index(fields=["client_id", "-created_at"], name="otp_client_created_idx"),

@@ -67,6 +67,15 @@ def phone_country_code(e164: str) -> str:
         return "ZZ"
 
 
+def _country_calling_code(digits: str) -> str:
+    """The country calling code a run of digits starts with (codes are prefix-free, one to three digits long); the
+    first digit when none is known. A table lookup: retention masks millions of numbers, a full parse costs 30x."""
+    for length in (1, 2, 3):
+        if int(digits[:length] or 0) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return digits[:length]
+    return digits[:1]
+
+
 def phone_mask(e164: str | None) -> str:
     """`+5215512344321` → `+52*******4321`: the country calling code and the last four digits."""
     if not e164:
@@ -74,10 +83,7 @@ def phone_mask(e164: str | None) -> str:
     if "*" in e164:
         return e164  # already masked (a redacted row)
     digits = re.sub(r"\D", "", e164)
-    try:
-        country = str(phonenumbers.parse("+" + digits, None).country_code)
-    except phonenumbers.NumberParseException:
-        country = digits[:1]
+    country = _country_calling_code(digits)
     if len(digits) <= len(country) + 4:
         return "+" + country + "*" * max(len(digits) - len(country), 0)
     return "+" + country + "*" * (len(digits) - len(country) - 4) + digits[-4:]
