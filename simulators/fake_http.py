@@ -60,7 +60,13 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._behaviours: list[Behaviour] = []
+        # A time window during which every concerned request gets the next behaviour of a cycle.
+        self._window_until = 0.0
+        self._window_cycle: list[Behaviour] = []
+        self._window_position = 0
         self.requests: list[RecordedRequest] = []
+        # Every misbehaviour applied, in order: what a test counts as the retries it caused.
+        self.misbehaved: list[tuple[RecordedRequest, Behaviour]] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     def start(self):
@@ -160,11 +166,32 @@ class FakeServer:
         with self._lock:
             self._behaviours.extend(behaviours)
 
+    def misbehave_for(self, seconds: float, *behaviours: Behaviour) -> None:
+        """For the next `seconds`, answer every concerned request with the next of `behaviours`, in a cycle (an outage
+        lasts a time, not a number of requests). Behaviours queued with `fail_next` come first."""
+        with self._lock:
+            self._window_until = time.monotonic() + seconds
+            self._window_cycle = list(behaviours)
+            self._window_position = 0
+
+    def misbehave_stop(self) -> None:
+        with self._lock:
+            self._window_until = 0.0
+            self._window_cycle = []
+
     def _next_behaviour(self, request: RecordedRequest) -> Behaviour | None:
         with self._lock:
-            if self._behaviours and self.behaviour_applies(request):
-                return self._behaviours.pop(0)
-        return None
+            if not self.behaviour_applies(request):
+                return None
+            behaviour = None
+            if self._behaviours:
+                behaviour = self._behaviours.pop(0)
+            elif self._window_cycle and time.monotonic() < self._window_until:
+                behaviour = self._window_cycle[self._window_position % len(self._window_cycle)]
+                self._window_position += 1
+            if behaviour is not None:
+                self.misbehaved.append((request, behaviour))
+            return behaviour
 
     def behaviour_applies(self, request: RecordedRequest) -> bool:
         return True

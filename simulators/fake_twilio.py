@@ -9,7 +9,9 @@ bodies, HTTP Basic auth with the account SID and auth token), for tests, the sim
   delivered), and each step is posted to the callback URL form-encoded and signed with `X-Twilio-Signature`, as Twilio
   does; without a callback URL the steps are applied silently;
 - `fail_next(...)` queues misbehaviours for the next creates: Twilio's error bodies (`twilio_error`), 429 with
-  `Retry-After`, 5xx, non-JSON bodies, hangs, accept-then-hang (the message exists but the client times out), drops.
+  `Retry-After`, 5xx, non-JSON bodies, hangs, accept-then-hang (the message exists but the client times out), drops;
+  `misbehave_for(seconds, ...)` applies them in a cycle to every create during a time window (an outage, slow sends
+  with `slow_accept`); `misbehaved` lists what was applied.
 
 Run alone: `python -m simulators.fake_twilio --port 8081` (prints its URL; point TWILIO_API_BASE_URL at it).
 """
@@ -67,6 +69,12 @@ def server_error(status: int = 503) -> Behaviour:
 
 def accept_then_hang(delay: float) -> Behaviour:
     """The message is created, but the answer comes only after `delay` seconds (longer than the client waits)."""
+    return Behaviour(kind="accept_then_hang", delay=delay)
+
+
+def slow_accept(delay: float) -> Behaviour:
+    """The message is created at once and the answer comes `delay` seconds later (a slow API, within the client's
+    timeout): a client that dies meanwhile never learns the message exists."""
     return Behaviour(kind="accept_then_hang", delay=delay)
 
 
