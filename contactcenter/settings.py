@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "contactcenter.common.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"

@@ -7,7 +7,8 @@ DRF views get it from drf-standardized-errors (with ApplicationError mapped in);
 handlers build it with `error_response`.
 """
 
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework.exceptions import APIException
 
@@ -33,6 +34,21 @@ class ApplicationError(Exception):
         self.headers = headers or {}
         if status is not None:
             self.status_code = status
+
+
+# What a request gets while the database cannot be reached (or refused the work for a transient reason: a restart, a
+# failover, a deadlock): 503 with Retry-After, so providers and clients retry instead of treating it as a bug.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_error() -> "ApplicationError":
+    return ApplicationError(
+        "The service is briefly unavailable; retry shortly.",
+        code="service_unavailable",
+        status=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def error_type_for(status: int) -> str:
@@ -86,6 +102,8 @@ class ContactCenterExceptionHandler(ExceptionHandler):
         return response
 
     def run(self):
+        if isinstance(self.exc, DATABASE_ERRORS):
+            self.exc = database_unavailable_error()
         self._original_exc = self.exc
         return super().run()
 
@@ -128,3 +146,23 @@ def json_or_default_403(request, exception=None):
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)
+
+
+class DatabaseUnavailableMiddleware:
+    """The same 503 for views outside the REST framework (the admin, plain Django views) when the database fails."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        error = database_unavailable_error()
+        if _wants_json(request):
+            return error_response(error.status_code, error.code, error.detail, headers=error.headers)
+        response = HttpResponse(error.detail, status=error.status_code, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = error.headers["Retry-After"]
+        return response
