@@ -1,7 +1,8 @@
 """The event ledger: store each authenticated delivery raw (its own committed transaction), apply it, replay it.
 
 - `webhook_delivery_receive` stores one delivery under its unique (provider, idempotency key) and applies it at once;
-  a second copy, also one arriving at the same moment, finds the key taken and changes nothing.
+  a second copy, also one arriving at the same moment, finds the key taken and changes nothing, unless the first
+  copy's apply never finished (the event is still `received`): then the second copy applies it.
 - `webhook_event_process` applies one stored event under a row lock; processed and ignored events are final, so
   running it twice (two replays, a replay racing a deferred apply) does the work once.
 - Deferred Twilio status callbacks (the message's SID not recorded yet) are applied by `webhook_deferred_apply` when
@@ -121,15 +122,23 @@ def _apply(event: InteractionEvent) -> Outcome:
 
 def webhook_event_process(*, event_id) -> str:
     """Apply one stored event; returns its status afterwards. Processed and ignored events are left as they are."""
+    return _event_process(event_id=event_id)[0]
+
+
+def _event_process(*, event_id, only_if_unapplied: bool = False) -> tuple[str, bool]:
+    """(status afterwards, whether this call applied it). With `only_if_unapplied`, only an event still `received`
+    (stored, never applied) is applied."""
     with transaction.atomic():
         event = InteractionEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None:
             raise ApplicationError("No such webhook event.", code="not_found", status=404)
         if event.status in FINAL_STATUSES:
-            return event.status
+            return event.status, False
+        if only_if_unapplied and event.status != EventStatus.RECEIVED:
+            return event.status, False
         if event.redacted_at is not None:
             # Retention scrubbed its payload: applying it would write masked data over real records. Left as it is.
-            return event.status
+            return event.status, False
         outcome = _apply(event)
         event.status = outcome.status
         event.error = outcome.error
@@ -150,7 +159,7 @@ def webhook_event_process(*, event_id) -> str:
             fields.append("processed_at")
         event.save(update_fields=fields)
     webhook_counter_increment(provider=event.provider, name=event.status)
-    return event.status
+    return event.status, True
 
 
 def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: float, event_id: str = "") -> None:
@@ -173,6 +182,20 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
     """Store the delivery, then apply it synchronously (fast, no queue involved). A repeat answers `duplicate`."""
     started = time.perf_counter()
     event, created = webhook_event_store(delivery=delivery)
+    if not created and event.status == EventStatus.RECEIVED:
+        # Stored by an earlier copy whose apply never finished (the database or the process went away in between, so
+        # the provider got no 2xx and is retrying): this copy applies it. A copy still being applied holds the row
+        # lock; once it is released the event is final and this one is a plain duplicate.
+        status, applied = _event_process(event_id=event.pk, only_if_unapplied=True)
+        if applied:
+            _log_delivery(
+                provider=delivery.provider,
+                identity=delivery.identity,
+                outcome=status,
+                started=started,
+                event_id=str(event.pk),
+            )
+            return ReceiveResult(str(event.pk), status, False)
     if not created:
         webhook_counter_increment(provider=delivery.provider, name="duplicate")
         _log_delivery(
