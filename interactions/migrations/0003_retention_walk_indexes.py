@@ -4,22 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('interactions', '0002_view_pii_permission'),
+        ("interactions", "0002_view_pii_permission"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='message',
-            name='message_created_idx',
+            model_name="message",
+            name="message_created_idx",
         ),
         migrations.AddIndex(
-            model_name='calldetail',
-            index=models.Index(fields=['-created_at', '-interaction'], name='calldetail_created_idx'),
+            model_name="calldetail",
+            index=models.Index(fields=["-created_at", "-interaction"], name="calldetail_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['-created_at', '-id'], name='message_created_idx'),
+            model_name="message",
+            index=models.Index(fields=["-created_at", "-id"], name="message_created_idx"),
         ),
     ]

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('interactions', '0003_retention_walk_indexes'),
-        ('otp', '0003_phone_hash_index'),
+        ("interactions", "0003_retention_walk_indexes"),
+        ("otp", "0003_phone_hash_index"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='otpchallenge',
-            name='otp_created_idx',
+            model_name="otpchallenge",
+            name="otp_created_idx",
         ),
         migrations.AddIndex(
-            model_name='otpchallenge',
-            index=models.Index(fields=['-created_at', '-id'], name='otp_created_idx'),
+            model_name="otpchallenge",
+            index=models.Index(fields=["-created_at", "-id"], name="otp_created_idx"),
         ),
     ]

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('interactions', '0003_retention_walk_indexes'),
-        ('webhooks', '0001_initial'),
+        ("interactions", "0003_retention_walk_indexes"),
+        ("webhooks", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='interactionevent',
-            name='event_received_idx',
+            model_name="interactionevent",
+            name="event_received_idx",
         ),
         migrations.AddIndex(
-            model_name='interactionevent',
-            index=models.Index(fields=['-received_at', '-id'], name='event_received_idx'),
+            model_name="interactionevent",
+            index=models.Index(fields=["-received_at", "-id"], name="event_received_idx"),
         ),
     ]
