@@ -470,6 +470,8 @@ RETENTION_POLICY = _retention_policy()
 # ingestion wait longer), and how long one task works before it hands the rest to a fresh task (below the soft limit).
 RETENTION_BATCH_SIZE = min(env.int("RETENTION_BATCH_SIZE", default=1000), 1000)
 RETENTION_LOCK_TIMEOUT_MS = env.int("RETENTION_LOCK_TIMEOUT_MS", default=2000)
+# A pause after each batch: the run gives the CPU and the disk back to webhook ingestion in between (0: none).
+RETENTION_BATCH_PAUSE_MS = env.int("RETENTION_BATCH_PAUSE_MS", default=0)
 RETENTION_TASK_MAX_SECONDS = min(
     env.int("RETENTION_TASK_MAX_SECONDS", default=80), max(CELERY_TASK_SOFT_TIME_LIMIT - 20, 10)
 )

@@ -531,6 +531,8 @@ def _apply_target(
         last_key = (rows[-1][1], rows[-1][0])
         if len(rows) < size:
             return True
+        if settings.RETENTION_BATCH_PAUSE_MS > 0:
+            time.sleep(settings.RETENTION_BATCH_PAUSE_MS / 1000)
 
 
 def _run_lock_try() -> bool:

@@ -233,6 +233,26 @@ def test_a_run_out_of_time_stops_between_batches_and_the_next_finishes(now, sett
     assert full.complete and full.rows_redacted > 0
 
 
+def test_a_pause_after_each_full_batch_leaves_room_for_ingestion(now, settings, monkeypatch):
+    settings.RETENTION_BATCH_SIZE = 2
+    for index in range(5):
+        seed_customer(f"+52155123400{index:02d}", at=now - timedelta(days=400))
+    pauses: list[float] = []
+    monkeypatch.setattr("retention.services.time.sleep", pauses.append)
+
+    with freeze_time(now):
+        retention_apply()
+    assert pauses == []  # none by default
+
+    settings.RETENTION_BATCH_PAUSE_MS = 40
+    for index in range(5, 10):
+        seed_customer(f"+52155123400{index:02d}", at=now - timedelta(days=400))
+    with freeze_time(now + timedelta(minutes=1)):
+        report = retention_apply()
+    # Between batches only: a batch that came back short was the last of its table.
+    assert pauses and set(pauses) == {0.04} and len(pauses) < report.batches
+
+
 def test_every_batch_reads_its_rows_straight_from_an_index_in_walk_order(now, settings):
     """A batch must cost the same at the millionth row as at the first: each table's due rows are read off an index
     in (age, id) order from where the last batch stopped, never gathered and sorted whole. Sequential scans and sorts
