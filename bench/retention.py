@@ -25,6 +25,7 @@ from bench.stack import (
     PYTHON,
     ROOT,
     TOKENS,
+    database_exists,
     free_port,
     manage,
     production_env,
@@ -34,6 +35,8 @@ from bench.stack import (
 )
 
 DATABASE = "cc_retention_bench"
+# With --keep-seed the seeded database is kept as a template, and cloned instead of seeded again on the next run.
+SEED_TEMPLATE = "cc_retention_seed_{count}"
 SECTION_HEADING = "## Retention under ingest load"
 
 
@@ -106,13 +109,15 @@ def _latency_row(label: str, measurements: list[dict], name: str) -> str:
 def write_section(results: dict) -> None:
     first, second, left = results["first_run"], results["second_run"], results["left_unredacted"]
     rate = first["rows_redacted"] / first["seconds"] if first["seconds"] else 0
+    seeding = "cloned from a kept seed in" if results.get("seed_cloned") else "seeding took"
     lines = [
         f"{SECTION_HEADING} (`python -m bench.retention --count {results['count']}`)",
         "",
         f"Measured on {results['date']} with {results['count']:,} seeded WhatsApp interactions 400 days old (one "
-        f"message each; seeding took {results['seed_seconds']:.0f} s) and webhook ingest at concurrency 8 as the load: "
+        f"message each; {seeding} {results['seed_seconds']:.0f} s) and webhook ingest at concurrency 8 as the load: "
         f"Twilio status callbacks and BuilderBot messages taking turns, {results['requests']:,} requests per "
-        "measurement, against gunicorn with production settings on the same 2 cores as PostgreSQL and the run.",
+        "measurement, against gunicorn with production settings on the same 2 cores as PostgreSQL and the run; "
+        f"`RETENTION_BATCH_PAUSE_MS={results['pause_ms']}`.",
         "",
         "| `apply_retention` | seconds | rows redacted | batches (1 audit record each) | rows per second |",
         "|---|---|---|---|---|",
@@ -150,6 +155,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=1000, help="ingest requests per measurement")
+    parser.add_argument(
+        "--keep-seed", action="store_true", help="keep the seeded rows as a template; clone it on the next run"
+    )
+    parser.add_argument("--pause-ms", type=int, default=0, help="RETENTION_BATCH_PAUSE_MS for the runs")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
 
@@ -158,11 +167,22 @@ def main() -> None:
     os.environ["BENCH_DB"] = stack.BENCH_DB = DATABASE
     port = free_port()
     web_url = f"http://127.0.0.1:{port}"
-    env = production_env(web_url=web_url, extra={"DATABASE_URL": stack.database_url(DATABASE)})
-    recreate_database(DATABASE)
-    manage("migrate", "--noinput", env=env)
+    env = production_env(
+        web_url=web_url,
+        extra={"DATABASE_URL": stack.database_url(DATABASE), "RETENTION_BATCH_PAUSE_MS": str(args.pause_ms)},
+    )
+    template = SEED_TEMPLATE.format(count=args.count)
     started = time.monotonic()
-    manage("seed_retention_data", "--count", str(args.count), "--days-old", "400", "--force", env=env)
+    cloned = args.keep_seed and database_exists(template)
+    if cloned:
+        recreate_database(DATABASE, template=template)
+        manage("migrate", "--noinput", env=env)
+    else:
+        recreate_database(DATABASE)
+        manage("migrate", "--noinput", env=env)
+        manage("seed_retention_data", "--count", str(args.count), "--days-old", "400", "--force", env=env)
+        if args.keep_seed:
+            recreate_database(template, template=DATABASE)
     seed_seconds = time.monotonic() - started
     print(json.dumps({"seeded": args.count, "seconds": round(seed_seconds, 1)}), flush=True)
 
@@ -182,6 +202,8 @@ def main() -> None:
         "date": datetime.now(UTC).date().isoformat(),
         "count": args.count,
         "requests": args.requests,
+        "pause_ms": args.pause_ms,
+        "seed_cloned": bool(cloned),
         "seed_seconds": round(seed_seconds, 1),
         "baseline": [],
         "during": [],

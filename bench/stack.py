@@ -47,10 +47,15 @@ def database_url(name: str = BENCH_DB) -> str:
     return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
-def recreate_database(name: str = BENCH_DB) -> None:
+def recreate_database(name: str = BENCH_DB, *, template: str | None = None) -> None:
+    """Drop and create `name`, empty or as a copy of `template` (whose open connections are closed first)."""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if template:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [template])
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def database_exists(name: str = BENCH_DB) -> bool:
