@@ -12,7 +12,6 @@ loopback. Benchmarks measure and report; they never fail on a time.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from bench.stack import (
     TOKENS,
     database_exists,
     free_port,
+    machine_description,
     manage,
     production_env,
     recreate_database,
@@ -462,20 +462,6 @@ def bench_reads(web_url: str, env: dict, quick: bool) -> None:
 
 
 def write_report(path: Path, started: datetime, args) -> None:
-    cpu = platform.processor() or platform.machine()
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = cpu
-    mem = (
-        Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-        if Path("/proc/meminfo").exists()
-        else "?"
-    )
     lines = [
         "# Benchmarks",
         "",
@@ -483,7 +469,7 @@ def write_report(path: Path, started: datetime, args) -> None:
         "",
         "## Machine and settings",
         "",
-        f"- CPU: {model}, {os.cpu_count()} cores; memory {mem}; Python {platform.python_version()}, {platform.system()}",
+        f"- CPU: {machine_description()}",
         f"- PostgreSQL 15 and Redis 7 on the same machine; gunicorn {WEB_WORKERS} sync workers; Celery worker prefork,"
         f" concurrency {WORKER_CONCURRENCY}; the load generator (aiohttp) in a process of its own on the same 2 cores",
         "- Production settings: `DEBUG=false`, JSON logs at WARNING, `CONN_MAX_AGE=60`, fake Twilio on loopback",

@@ -5,6 +5,7 @@ The fault tests (`bench.faults`) also start private servers here: a `redis-serve
 own on free ports, which they stop and restart at will without touching the shared ones."""
 
 import os
+import platform
 import secrets
 import shutil
 import signal
@@ -35,6 +36,23 @@ TOKENS = {
     "BUILDERBOT_WEBHOOK_TOKEN": "bench-bb",
     "TWILIO_WEBHOOK_TOKEN": "bench-tw",
 }
+
+
+def machine_description() -> str:
+    """The CPU model and core count, memory and Python version, for the reports."""
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    try:
+        memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
+    except (OSError, IndexError):
+        memory = "?"
+    return f"{model}, {os.cpu_count()} cores; memory {memory}; Python {platform.python_version()}, {platform.system()}"
 
 
 def free_port() -> int:
