@@ -14,8 +14,6 @@ asserts on them."""
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import tempfile
 import threading
@@ -42,6 +40,7 @@ from bench.stack import (
     PrivateRedis,
     Service,
     free_port,
+    machine_description,
     manage,
     production_env,
     start_beat,
@@ -51,6 +50,7 @@ from bench.stack import (
 from simulators.fake_twilio import FakeTwilio, server_error, slow_accept, too_many_requests
 
 QUEUE = "faults"
+DELIVER_TASK = "interactions.message_deliver"
 DATABASE = "contactcenter"
 WEB_WORKERS = 3
 WORKER_CONCURRENCY = 4
@@ -134,8 +134,13 @@ class FaultStack:
             self.worker.kill()
             self.worker = None
 
-    def queue_length(self) -> int:
-        return int(redis.Redis.from_url(self.redis.url(0), socket_timeout=2).llen(QUEUE))
+    def deliveries_queued(self) -> int:
+        """Message deliveries waiting in the queue. Beat's periodic tasks are left out: beat keeps publishing them
+        (every second here), also right after Redis comes back empty."""
+        client = redis.Redis.from_url(self.redis.url(0), socket_timeout=2)
+        return sum(
+            1 for raw in client.lrange(QUEUE, 0, -1) if json.loads(raw).get("headers", {}).get("task") == DELIVER_TASK
+        )
 
 
 @contextmanager
@@ -478,6 +483,32 @@ def create_otps(stack: FaultStack, scenario_number: int, count: int, concurrency
     return clients.wait(timeout=60)
 
 
+def mixed_load_result(
+    fault: str,
+    calls: list[ClientCall],
+    window: tuple[float, float],
+    refused: list,
+    still_refused: list,
+    resends: int,
+    waited: float,
+    sms: dict,
+    webhooks: dict,
+) -> dict:
+    """The result of a scenario with OTP and webhook clients: what they saw, what was resent, and the counts."""
+    return {
+        "fault": fault,
+        "client": client_summary(calls, window),
+        "webhooks_refused_then_resent": len(refused),
+        "webhooks_still_refused": len(still_refused),
+        "webhook_resends": resends,
+        "seconds_to_settle_after_fault": waited,
+        "sms": sms,
+        "webhooks": webhooks,
+        "lost": sms["lost"] + webhooks["lost"] + len(still_refused),
+        "duplicates": sms["duplicates"] + webhooks["duplicates"],
+    }
+
+
 # --- scenarios ----------------------------------------------------------------------------------------------------
 
 
@@ -509,18 +540,10 @@ def scenario_redis_stopped(stack: FaultStack) -> dict:
     waited = wait_sms_settled(stack, number, len(accepted), timeout=60)
     sms = sms_counts(stack, number, accepted)
     webhooks = webhook_counts(stack, [k for k, p in plans.items() if p.kind == "webhook"])
-    return {
-        "fault": f"redis-server stopped for {outage:.0f} s (its data gone: no persistence), then started again",
-        "client": client_summary(calls, (fault_started, fault_ended)),
-        "webhooks_refused_then_resent": len(refused),
-        "webhooks_still_refused": len(still_refused),
-        "webhook_resends": resends,
-        "seconds_to_settle_after_fault": waited,
-        "sms": sms,
-        "webhooks": webhooks,
-        "lost": sms["lost"] + webhooks["lost"] + len(still_refused),
-        "duplicates": sms["duplicates"] + webhooks["duplicates"],
-    }
+    fault = f"redis-server stopped for {outage:.0f} s (its data gone: no persistence), then started again"
+    return mixed_load_result(
+        fault, calls, (fault_started, fault_ended), refused, still_refused, resends, waited, sms, webhooks
+    )
 
 
 def scenario_redis_restarted_empty(stack: FaultStack) -> dict:
@@ -530,9 +553,9 @@ def scenario_redis_restarted_empty(stack: FaultStack) -> dict:
     stack.stop_worker()
     try:
         calls = create_otps(stack, number, count)
-        queued_in_redis = stack.queue_length()
+        queued_in_redis = stack.deliveries_queued()
         stack.redis.restart()
-        queued_after_restart = stack.queue_length()
+        queued_after_restart = stack.deliveries_queued()
     finally:
         stack.start_worker()
     restarted = time.monotonic()
@@ -542,8 +565,8 @@ def scenario_redis_restarted_empty(stack: FaultStack) -> dict:
     return {
         "fault": "worker stopped; OTPs created (SMS queued, their tasks in Redis); Redis restarted empty; worker back",
         "client": client_summary(calls, None),
-        "tasks_in_redis_before_restart": queued_in_redis,
-        "tasks_in_redis_after_restart": queued_after_restart,
+        "deliveries_in_redis_before_restart": queued_in_redis,
+        "deliveries_in_redis_after_restart": queued_after_restart,
         "seconds_to_settle_after_worker_back": round(time.monotonic() - restarted, 1),
         "seconds_waited": waited,
         "sms": sms,
@@ -635,19 +658,13 @@ def scenario_postgres_restarted(stack: FaultStack) -> dict:
     waited = wait_sms_settled(stack, number, len(accepted), timeout=90)
     sms = sms_counts(stack, number, accepted)
     webhooks = webhook_counts(stack, [k for k, p in plans.items() if p.kind == "webhook"])
-    return {
-        "fault": f"PostgreSQL stopped (fast) for {outage:.0f} s under webhook and OTP load with sends in flight "
-        "(0.3 s per create at the fake), then started again",
-        "client": client_summary(calls, (fault_started, fault_ended)),
-        "webhooks_refused_then_resent": len(refused),
-        "webhooks_still_refused": len(still_refused),
-        "webhook_resends": resends,
-        "seconds_to_settle_after_fault": waited,
-        "sms": sms,
-        "webhooks": webhooks,
-        "lost": sms["lost"] + webhooks["lost"] + len(still_refused),
-        "duplicates": sms["duplicates"] + webhooks["duplicates"],
-    }
+    fault = (
+        f"PostgreSQL stopped (fast) for {outage:.0f} s under webhook and OTP load with sends in flight "
+        "(0.3 s per create at the fake), then started again"
+    )
+    return mixed_load_result(
+        fault, calls, (fault_started, fault_ended), refused, still_refused, resends, waited, sms, webhooks
+    )
 
 
 def scenario_twilio_throttling(stack: FaultStack) -> dict:
@@ -697,22 +714,6 @@ def scenario_run(stack: FaultStack, name: str) -> dict:
 # --- the report ---------------------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = platform.machine()
-    try:
-        memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    except OSError:
-        memory = "?"
-    return f"{model}, {os.cpu_count()} cores; memory {memory}; Python {platform.python_version()}"
-
-
 def _client_table(client: dict) -> list[str]:
     lines = [
         "| requests | when | count | status codes | p50 ms | p99 ms | max ms |",
@@ -757,7 +758,7 @@ def write_report(results: list[dict], started: datetime, output: Path, total_sec
         "",
         "## Machine and settings",
         "",
-        f"- {_machine()}",
+        f"- {machine_description()}",
         "- Private PostgreSQL 15 cluster and private redis-server 7 (no persistence) on free ports, started by the run;"
         " gunicorn "
         f"{WEB_WORKERS} sync workers and a Celery worker (prefork, concurrency {WORKER_CONCURRENCY}) with production "

@@ -65,8 +65,8 @@ def test_redis_stopped_during_otp_creation_and_webhook_ingestion(stack):
 def test_redis_restarted_empty_while_tasks_were_queued(stack):
     result = faults.scenario_run(stack, "redis_restarted_empty")
 
-    assert result["tasks_in_redis_before_restart"] >= result["sms"]["accepted_by_api"]
-    assert result["tasks_in_redis_after_restart"] == 0
+    assert result["deliveries_in_redis_before_restart"] >= result["sms"]["accepted_by_api"]
+    assert result["deliveries_in_redis_after_restart"] == 0
     _assert_nothing_lost_or_doubled(result)
 
 
