@@ -49,6 +49,18 @@ def _clear_request_id(task=None, **_):
             request_id_var.set(None)
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_checked(task=None, **_):
+    # What Django does around each request: drop a connection that saw an error or outlived CONN_MAX_AGE, and
+    # health-check the others on their next use. Not for an eager task: it runs inside a request's transaction.
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @signals.setup_logging.connect
 def _use_django_logging(**_):
     # Django's LOGGING (JSON, scrubbed) is configured by django.setup(); Celery must not install its own handlers.

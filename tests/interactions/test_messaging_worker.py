@@ -195,3 +195,32 @@ def test_no_code_or_phone_in_task_arguments_results_or_log_lines(fake_twilio, ce
 
     result = message_deliver_task.apply(args=[str(message.pk)]).get()
     assert code not in repr(result) and digits not in repr(result)
+
+
+def test_the_worker_keeps_its_database_connection_from_one_task_to_the_next(fake_twilio, celery_worker_factory, broker):
+    """Celery's Django fixup would close the connection around every task (a new PostgreSQL backend per task, costlier
+    than a one-row task); the worker reuses it, with Django's age, error and health checks between tasks."""
+    from django.db import connection
+
+    celery_worker_factory(env=_worker_env(fake_twilio, PGAPPNAME="cc-test-worker"))
+
+    def worker_backends() -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, backend_start FROM pg_stat_activity WHERE application_name = 'cc-test-worker' "
+                "AND datname = current_database()"
+            )
+            return cursor.fetchall()
+
+    first = message_send(channel="sms", body="Uno", phone=PHONE)
+    _wait_for(lambda: _message(first.pk).provider_message_id, what="the first SID")
+    _wait_for(worker_backends, timeout=5, what="the worker's connection")
+    (backend,) = worker_backends()
+
+    later = [message_send(channel="sms", body=f"Mensaje {n}", phone=PHONE) for n in range(5)]
+    for message in later:
+        _wait_for(lambda message=message: _message(message.pk).provider_message_id, what="a SID")
+
+    # The same backend served all of them, and is still open for the next task.
+    assert worker_backends() == [backend]
+    assert len(fake_twilio.create_requests) == 6
