@@ -7,6 +7,8 @@ DRF views get it from drf-standardized-errors (with ApplicationError mapped in);
 handlers build it with `error_response`.
 """
 
+import logging
+
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
@@ -40,6 +42,25 @@ class ApplicationError(Exception):
 # failover, a deadlock): 503 with Retry-After, so providers and clients retry instead of treating it as a bug.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 DATABASE_RETRY_AFTER_SECONDS = 5
+# SQLSTATEs a retry clears, besides class 08 (connection exceptions): the server shutting down, crashing or starting
+# (57P01-57P03), too many connections, a serialization failure, a deadlock. A statement timeout, a value too large or
+# a full disk is not among them: retrying would fail the same way, and it must show as the 500 it is.
+_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01"})
+
+logger = logging.getLogger("contactcenter.errors")
+
+
+def database_error_is_transient(exc: BaseException) -> bool:
+    """True when `exc` says PostgreSQL was briefly out of reach or refused the work for a reason a retry clears."""
+    if not isinstance(exc, DATABASE_ERRORS):
+        return False
+    cause = exc.__cause__
+    if cause is None or not type(cause).__module__.startswith("psycopg"):
+        return False  # not PostgreSQL's driver (SQLite's "no such table" is a bug, not an outage)
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is None:
+        return True  # no answer from the server at all: connection refused, closed or timed out
+    return sqlstate.startswith("08") or sqlstate in _TRANSIENT_SQLSTATES
 
 
 def database_unavailable_error() -> "ApplicationError":
@@ -102,7 +123,8 @@ class ContactCenterExceptionHandler(ExceptionHandler):
         return response
 
     def run(self):
-        if isinstance(self.exc, DATABASE_ERRORS):
+        if database_error_is_transient(self.exc):
+            logger.error("database_unavailable", exc_info=self.exc)
             self.exc = database_unavailable_error()
         self._original_exc = self.exc
         return super().run()
@@ -158,8 +180,10 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, DATABASE_ERRORS):
+        if not database_error_is_transient(exception):
             return None
+        # Answering here skips Django's own report of the exception: log it, so an outage still shows.
+        logger.error("database_unavailable", exc_info=exception)
         error = database_unavailable_error()
         if _wants_json(request):
             return error_response(error.status_code, error.code, error.detail, headers=error.headers)

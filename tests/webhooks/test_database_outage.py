@@ -1,8 +1,7 @@
 """Webhooks and the API while the database fails: a quick 503 with Retry-After (providers and clients retry), never a
 500; and a delivery stored before the database went away, but never applied, is applied by the provider's retry."""
 
-from unittest import mock
-
+import psycopg
 import pytest
 from django.db import OperationalError, connection
 
@@ -25,8 +24,13 @@ def client(client):
     return client
 
 
+def _raise_from_driver(driver_error: Exception):
+    # What Django raises for a psycopg error: its own class, with the driver's error (and its SQLSTATE) as the cause.
+    raise OperationalError(str(driver_error)) from driver_error
+
+
 def _database_down(execute, sql, params, many, context):
-    raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+    _raise_from_driver(psycopg.OperationalError("connection to server at 127.0.0.1 failed: Connection refused"))
 
 
 def _assert_service_unavailable(response) -> None:
@@ -75,10 +79,24 @@ def test_an_admin_page_gets_503_while_the_database_is_down(client, django_user_m
     assert response["Retry-After"] == "5"
 
 
+def _failing_first(statement_start: str, driver_error: Exception):
+    """An execute wrapper that fails the first statement starting with `statement_start`, as the database would."""
+    failed = []
+
+    def wrapper(execute, sql, params, many, context):
+        if not failed and sql.lstrip().startswith(statement_start):
+            failed.append(sql)
+            _raise_from_driver(driver_error)
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
 def test_a_delivery_stored_but_never_applied_is_applied_by_the_providers_retry(client):
     body = fixture_bytes("builderbot_message_incoming.json")
     # The database goes away between storing the raw delivery (committed) and applying it: the provider gets a 503.
-    with mock.patch("webhooks.services.webhook_event_process", side_effect=OperationalError("server closed")):
+    lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
+    with connection.execute_wrapper(_failing_first('SELECT "webhooks_interactionevent"', lost_connection)):
         first = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
     assert first.status_code == 503
     assert InteractionEvent.objects.get().status == EventStatus.RECEIVED
@@ -92,3 +110,57 @@ def test_a_delivery_stored_but_never_applied_is_applied_by_the_providers_retry(c
     assert InteractionEvent.objects.get().status == EventStatus.PROCESSED
     assert Message.objects.filter(direction="inbound").count() == 1
     assert again.json()["status"] == "duplicate"
+
+
+def test_a_deadlock_while_applying_leaves_the_event_for_the_retry_instead_of_failing_it(client):
+    body = fixture_bytes("builderbot_message_incoming.json")
+    deadlock = psycopg.errors.DeadlockDetected("deadlock detected")
+    with connection.execute_wrapper(_failing_first('INSERT INTO "interactions_message"', deadlock)):
+        first = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
+
+    assert first.status_code == 503
+    assert InteractionEvent.objects.get().status == EventStatus.RECEIVED  # not `failed`: no provider retries those
+    retry = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
+    assert retry.json()["status"] == "processed"
+    assert Message.objects.filter(direction="inbound").count() == 1
+
+
+def test_an_error_a_retry_cannot_clear_stays_a_500(client):
+    """A statement timeout or a value too large is not an outage: answering 503 would make providers retry forever."""
+    body = fixture_bytes("builderbot_message_incoming.json")
+    timeout = psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+    with connection.execute_wrapper(_failing_first('INSERT INTO "webhooks_interactionevent"', timeout)):
+        response = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
+
+    assert response.status_code == 500
+    assert not InteractionEvent.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_leaves_an_event_being_applied_to_its_applier_instead_of_waiting(client):
+    """A provider retry that arrives while another process holds the event (applying it) answers at once, changes
+    nothing, and leaves the event to that process; once the lock is gone, a later retry applies it."""
+    body = fixture_bytes("builderbot_message_incoming.json")
+    lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
+    with connection.execute_wrapper(_failing_first('SELECT "webhooks_interactionevent"', lost_connection)):
+        assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).status_code == 503
+    event = InteractionEvent.objects.get()
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+    ) as other:
+        other.execute("SELECT 1 FROM webhooks_interactionevent WHERE id = %s FOR UPDATE", [event.pk])
+        while_locked = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
+        other.rollback()
+
+    assert while_locked.status_code == 200
+    assert while_locked.json()["status"] == "duplicate"
+    assert InteractionEvent.objects.get().status == EventStatus.RECEIVED
+    assert not Message.objects.exists()
+    assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).json()["status"] == "processed"
+    assert Message.objects.filter(direction="inbound").count() == 1
