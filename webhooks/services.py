@@ -2,7 +2,8 @@
 
 - `webhook_delivery_receive` stores one delivery under its unique (provider, idempotency key) and applies it at once;
   a second copy, also one arriving at the same moment, finds the key taken and changes nothing, unless the first
-  copy's apply never finished (the event is still `received`): then the second copy applies it.
+  copy's apply never finished (the event is still `received`, not locked by an apply in progress): then the second
+  copy applies it. Exactly one copy applies an event; every other answers `duplicate`.
 - `webhook_event_process` applies one stored event under a row lock; processed and ignored events are final, so
   running it twice (two replays, a replay racing a deferred apply) does the work once.
 - Deferred Twilio status callbacks (the message's SID not recorded yet) are applied by `webhook_deferred_apply` when
@@ -19,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.errors import DATABASE_ERRORS, ApplicationError, database_error_is_transient
 from interactions.providers.elevenlabs import (
     POST_CALL_TRANSCRIPTION,
     ElevenLabsConversationsClient,
@@ -115,7 +116,14 @@ def _apply(event: InteractionEvent) -> Outcome:
         return Outcome(EventStatus.FAILED, error=str(exc))
     except ApplicationError as exc:
         return Outcome(EventStatus.FAILED, error=exc.detail)
-    except Exception as exc:  # a bug or an outage must not lose the delivery: it stays failed, for replay
+    except DATABASE_ERRORS as exc:
+        if database_error_is_transient(exc):
+            # A deadlock or a lost connection: nothing is stored as failed, the event stays `received`, the provider
+            # gets a 503 and its retry applies it.
+            raise
+        logger.exception("webhook_apply_error", extra={"provider": event.provider, "event_id": str(event.pk)})
+        return Outcome(EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+    except Exception as exc:  # a bug must not lose the delivery: it stays failed, for replay
         logger.exception("webhook_apply_error", extra={"provider": event.provider, "event_id": str(event.pk)})
         return Outcome(EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
 
@@ -125,12 +133,15 @@ def webhook_event_process(*, event_id) -> str:
     return _event_process(event_id=event_id)[0]
 
 
-def _event_process(*, event_id, only_if_unapplied: bool = False) -> tuple[str, bool]:
+def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bool = False) -> tuple[str, bool]:
     """(status afterwards, whether this call applied it). With `only_if_unapplied`, only an event still `received`
-    (stored, never applied) is applied."""
+    (stored, never applied) is applied. With `skip_locked`, an event another process is applying right now is left
+    to it (answered `received`, not applied) instead of waited for."""
     with transaction.atomic():
-        event = InteractionEvent.objects.select_for_update().filter(pk=event_id).first()
+        event = InteractionEvent.objects.select_for_update(skip_locked=skip_locked).filter(pk=event_id).first()
         if event is None:
+            if skip_locked and InteractionEvent.objects.filter(pk=event_id).exists():
+                return EventStatus.RECEIVED, False
             raise ApplicationError("No such webhook event.", code="not_found", status=404)
         if event.status in FINAL_STATUSES:
             return event.status, False
@@ -179,14 +190,16 @@ def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: f
 
 
 def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
-    """Store the delivery, then apply it synchronously (fast, no queue involved). A repeat answers `duplicate`."""
+    """Store the delivery, then apply it synchronously (fast, no queue involved). The copy that applies the event
+    answers its status; every other copy answers `duplicate` and changes nothing.
+
+    A repeat also applies an event still `received`: stored by an earlier copy whose apply never finished (the
+    database or the process went away in between, so the provider got no 2xx and is retrying). A copy being applied
+    right now is left to its applier, not waited for."""
     started = time.perf_counter()
     event, created = webhook_event_store(delivery=delivery)
-    if not created and event.status == EventStatus.RECEIVED:
-        # Stored by an earlier copy whose apply never finished (the database or the process went away in between, so
-        # the provider got no 2xx and is retrying): this copy applies it. A copy still being applied holds the row
-        # lock; once it is released the event is final and this one is a plain duplicate.
-        status, applied = _event_process(event_id=event.pk, only_if_unapplied=True)
+    if created or event.status == EventStatus.RECEIVED:
+        status, applied = _event_process(event_id=event.pk, only_if_unapplied=True, skip_locked=not created)
         if applied:
             _log_delivery(
                 provider=delivery.provider,
@@ -196,21 +209,15 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
                 event_id=str(event.pk),
             )
             return ReceiveResult(str(event.pk), status, False)
-    if not created:
-        webhook_counter_increment(provider=delivery.provider, name="duplicate")
-        _log_delivery(
-            provider=delivery.provider,
-            identity=delivery.identity,
-            outcome="duplicate",
-            started=started,
-            event_id=str(event.pk),
-        )
-        return ReceiveResult(str(event.pk), "duplicate", True)
-    status = webhook_event_process(event_id=event.pk)
+    webhook_counter_increment(provider=delivery.provider, name="duplicate")
     _log_delivery(
-        provider=delivery.provider, identity=delivery.identity, outcome=status, started=started, event_id=str(event.pk)
+        provider=delivery.provider,
+        identity=delivery.identity,
+        outcome="duplicate",
+        started=started,
+        event_id=str(event.pk),
     )
-    return ReceiveResult(str(event.pk), status, False)
+    return ReceiveResult(str(event.pk), "duplicate", True)
 
 
 # --- replay -------------------------------------------------------------------------------------------------------
