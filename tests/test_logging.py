@@ -60,6 +60,10 @@ def test_phone_helpers():
     assert phone_normalize("whatsapp:+14155550100") == "+14155550100"
     assert phone_normalize("+52 1 55 1234 5678") == "+5215512345678"
     assert phone_mask("+5215512344321") == "+52*******4321"
+    assert phone_mask("+15551234567") == "+1******4567"
+    assert phone_mask("+442071234567") == "+44******4567"
+    # Not an international number (a trunk or exit prefix left in): nothing shown but the last four.
+    assert phone_mask("0015551234567") == "+0********4567"
 
 
 def test_uuids_and_hex_ids_are_not_taken_for_phone_numbers():

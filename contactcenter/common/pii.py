@@ -70,6 +70,8 @@ def phone_country_code(e164: str) -> str:
 def _country_calling_code(digits: str) -> str:
     """The country calling code a run of digits starts with (codes are prefix-free, one to three digits long); the
     first digit when none is known. A table lookup: retention masks millions of numbers, a full parse costs 30x."""
+    if digits.startswith("0"):
+        return digits[:1]  # no calling code starts with 0: not an international number, show nothing more
     for length in (1, 2, 3):
         if int(digits[:length] or 0) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             return digits[:length]
