@@ -138,7 +138,7 @@ else:
 # would hand a delayed task to a second worker before its time (tests assert the relation).
 CELERY_MAX_TASK_DELAY_SECONDS = 15 * 60
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-if CELERY_BROKER_URL.startswith("redis://"):
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # kombu's Redis transport with a guard that keeps the worker alive when Redis goes away (see the module).
     CELERY_BROKER_TRANSPORT = "contactcenter.common.broker:Transport"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
