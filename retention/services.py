@@ -465,6 +465,11 @@ def _cap_lock_waits() -> None:
             )
 
 
+def _batch_pause() -> None:
+    if settings.RETENTION_BATCH_PAUSE_MS > 0:
+        time.sleep(settings.RETENTION_BATCH_PAUSE_MS / 1000)
+
+
 def _after(model, age_field: str, key: tuple) -> RawSQL:
     """Rows after `key` = (age, pk) in (age, pk) order: a row comparison, which PostgreSQL answers from the
     (age, pk) index by starting right after the key, so each batch reads only its own rows."""
@@ -531,8 +536,7 @@ def _apply_target(
         last_key = (rows[-1][1], rows[-1][0])
         if len(rows) < size:
             return True
-        if settings.RETENTION_BATCH_PAUSE_MS > 0:
-            time.sleep(settings.RETENTION_BATCH_PAUSE_MS / 1000)
+        _batch_pause()
 
 
 def _run_lock_try() -> bool:
