@@ -320,6 +320,16 @@ VOICE_OTP_PURPOSE = env.str("VOICE_OTP_PURPOSE", default="identity")
 VOICE_OTP_ALLOW_SPOKEN_NUMBER = env.bool("VOICE_OTP_ALLOW_SPOKEN_NUMBER", default=False)
 VOICE_OTP_RESEND_WINDOW_SECONDS = env.int("VOICE_OTP_RESEND_WINDOW_SECONDS", default=60)
 VOICE_INITIATION_SHARE_CONTEXT = env.bool("VOICE_INITIATION_SHARE_CONTEXT", default=True)
+# Deliveries stored but never applied (the database or the process went away in between, and the provider did not
+# retry) are applied by a sweep this often, once older than the given age (a provider's own retry usually comes first).
+WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS = env.int("WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS", default=60)
+WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS", default=120)
+WEBHOOK_EVENTS_SWEEP_BATCH_SIZE = env.int("WEBHOOK_EVENTS_SWEEP_BATCH_SIZE", default=200)
+CELERY_BEAT_SCHEDULE["webhook-events-sweep"] = {
+    "task": "webhooks.events_sweep",
+    "schedule": timedelta(seconds=WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS),
+    "options": {"expires": WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS},
+}
 # Calls whose post-call webhook never came are fetched from the conversations API this often (needs ELEVENLABS_API_KEY).
 CALLS_RECONCILE_INTERVAL_SECONDS = env.int("CALLS_RECONCILE_INTERVAL_SECONDS", default=15 * 60)
 CELERY_BEAT_SCHEDULE["calls-reconcile"] = {

@@ -13,7 +13,7 @@
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -218,6 +218,25 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
         event_id=str(event.pk),
     )
     return ReceiveResult(str(event.pk), "duplicate", True)
+
+
+def webhook_events_unapplied_sweep(*, older_than: timedelta, limit: int) -> int:
+    """Apply events stored but never applied, older than `older_than` (at most `limit`, oldest first): what the
+    provider's retry would have done. An event being applied right now is skipped; one whose payload retention has
+    scrubbed is never applied. Returns how many this run applied. Safe to run twice, and beside live deliveries."""
+    cutoff = timezone.now() - older_than
+    event_ids = list(
+        InteractionEvent.objects.filter(status=EventStatus.RECEIVED, received_at__lt=cutoff, redacted_at__isnull=True)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    applied_count = 0
+    for event_id in event_ids:
+        status, applied = _event_process(event_id=event_id, only_if_unapplied=True, skip_locked=True)
+        if applied:
+            applied_count += 1
+            logger.info("webhook_event_swept", extra={"event_id": str(event_id), "outcome": status})
+    return applied_count
 
 
 # --- replay -------------------------------------------------------------------------------------------------------

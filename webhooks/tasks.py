@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from interactions.providers.elevenlabs import ElevenLabsApiError
 
-from .services import calls_reconcile
+from .services import calls_reconcile, webhook_events_unapplied_sweep
 
 logger = logging.getLogger("webhooks")
 
@@ -29,3 +29,12 @@ def calls_reconcile_task() -> dict:
         logger.warning("calls_reconcile_failed", extra={"error": str(exc), "http_status": exc.http_status})
         return {"error": str(exc)}
     return report.as_dict()
+
+
+@shared_task(name="webhooks.events_sweep")
+def events_sweep_task() -> int:
+    """Apply deliveries stored but never applied (see `webhook_events_unapplied_sweep`)."""
+    return webhook_events_unapplied_sweep(
+        older_than=timedelta(seconds=settings.WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS),
+        limit=settings.WEBHOOK_EVENTS_SWEEP_BATCH_SIZE,
+    )

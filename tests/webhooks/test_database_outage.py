@@ -164,3 +164,31 @@ def test_a_retry_leaves_an_event_being_applied_to_its_applier_instead_of_waiting
     assert not Message.objects.exists()
     assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).json()["status"] == "processed"
     assert Message.objects.filter(direction="inbound").count() == 1
+
+
+def test_the_sweep_applies_a_delivery_stored_but_never_applied_when_no_retry_comes(client, settings):
+    """Not every provider retries: the periodic sweep applies what a lost apply left `received`, once it is old
+    enough, and running it again changes nothing."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    from webhooks.tasks import events_sweep_task
+
+    body = fixture_bytes("builderbot_message_incoming.json")
+    lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
+    with connection.execute_wrapper(_failing_first('SELECT "webhooks_interactionevent"', lost_connection)):
+        assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).status_code == 503
+
+    assert events_sweep_task.apply().get() == 0  # too young: the provider's own retry may still come
+    assert InteractionEvent.objects.get().status == EventStatus.RECEIVED
+
+    later = timezone.now() + timedelta(seconds=settings.WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS + 1)
+    with freeze_time(later):
+        assert events_sweep_task.apply().get() == 1
+        assert events_sweep_task.apply().get() == 0
+    assert InteractionEvent.objects.get().status == EventStatus.PROCESSED
+    assert Message.objects.filter(direction="inbound").count() == 1
+    # A late retry is now a plain duplicate.
+    assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).json()["status"] == "duplicate"
