@@ -2,22 +2,30 @@
 
 from django.db import migrations, models
 
+from contactcenter.common.migration_operations import (
+    AddIndexConcurrentlyOnPostgres,
+    RemoveIndexConcurrentlyOnPostgres,
+)
+
 
 class Migration(migrations.Migration):
+    # Indexes on tables that may be large are built without blocking writes (CONCURRENTLY), outside a transaction.
+    atomic = False
+
     dependencies = [
         ("interactions", "0002_view_pii_permission"),
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexConcurrentlyOnPostgres(
             model_name="message",
             name="message_created_idx",
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name="calldetail",
             index=models.Index(fields=["-created_at", "-interaction"], name="calldetail_created_idx"),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name="message",
             index=models.Index(fields=["-created_at", "-id"], name="message_created_idx"),
         ),

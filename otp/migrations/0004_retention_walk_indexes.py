@@ -2,19 +2,27 @@
 
 from django.db import migrations, models
 
+from contactcenter.common.migration_operations import (
+    AddIndexConcurrentlyOnPostgres,
+    RemoveIndexConcurrentlyOnPostgres,
+)
+
 
 class Migration(migrations.Migration):
+    # Indexes on tables that may be large are built without blocking writes (CONCURRENTLY), outside a transaction.
+    atomic = False
+
     dependencies = [
         ("interactions", "0003_retention_walk_indexes"),
         ("otp", "0003_phone_hash_index"),
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexConcurrentlyOnPostgres(
             model_name="otpchallenge",
             name="otp_created_idx",
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name="otpchallenge",
             index=models.Index(fields=["-created_at", "-id"], name="otp_created_idx"),
         ),

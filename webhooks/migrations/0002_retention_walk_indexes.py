@@ -2,19 +2,27 @@
 
 from django.db import migrations, models
 
+from contactcenter.common.migration_operations import (
+    AddIndexConcurrentlyOnPostgres,
+    RemoveIndexConcurrentlyOnPostgres,
+)
+
 
 class Migration(migrations.Migration):
+    # Indexes on tables that may be large are built without blocking writes (CONCURRENTLY), outside a transaction.
+    atomic = False
+
     dependencies = [
         ("interactions", "0003_retention_walk_indexes"),
         ("webhooks", "0001_initial"),
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexConcurrentlyOnPostgres(
             model_name="interactionevent",
             name="event_received_idx",
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name="interactionevent",
             index=models.Index(fields=["-received_at", "-id"], name="event_received_idx"),
         ),
