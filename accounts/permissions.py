@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework.permissions import BasePermission
 
 from audit.services import Actor
+from contactcenter.common.context import request_client_ip
 
 from .authentication import ApiClient
 from .roles import API_KEY_ROLES, ROLES, Role
@@ -63,8 +64,8 @@ def caller_actor(request) -> Actor:
 
 
 def caller_ip(request) -> str | None:
-    """The caller's address as Django sees it (behind a trusted proxy, set TRUST_PROXY_HEADERS)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The caller's address (contactcenter.common.context decides it, from TRUSTED_PROXY_COUNT)."""
+    return request_client_ip(request)
 
 
 class _RolePermission(BasePermission):

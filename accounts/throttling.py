@@ -9,10 +9,16 @@ import logging
 
 from rest_framework.throttling import ScopedRateThrottle
 
+from contactcenter.common.context import request_client_ip
+
 logger = logging.getLogger(__name__)
 
 
 class ResilientScopedRateThrottle(ScopedRateThrottle):
+    def get_ident(self, request):
+        # DRF's own believes any X-Forwarded-For (NUM_PROXIES unset): a client could pick a fresh bucket per request.
+        return request_client_ip(request) or "unknown"
+
     def allow_request(self, request, view):
         try:
             return super().allow_request(request, view)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from contactcenter.common.context import current_request_id
+from contactcenter.common.context import current_client_ip, current_request_id, ip_normalize
 
 from .models import AuditLog
 
@@ -41,7 +41,8 @@ def audit_log_record(
     data: dict | None = None,
     ip_address: str | None = None,
 ) -> AuditLog:
-    """Append one audit record. `data` must hold no secret, code or unmasked phone number."""
+    """Append one audit record. `data` must hold no secret, code or unmasked phone number. Made while serving a
+    request, the record carries the request's id and client address unless `ip_address` is given."""
     return AuditLog.objects.create(
         actor_type=actor.type,
         actor_id=str(actor.id)[:64],
@@ -50,6 +51,6 @@ def audit_log_record(
         target_type=target_type,
         target_id=str(target_id or "")[:64],
         data=data or {},
-        ip_address=ip_address or None,
+        ip_address=ip_normalize(ip_address) or current_client_ip(),
         request_id=current_request_id() or "",
     )

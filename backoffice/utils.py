@@ -1,15 +1,10 @@
-from django.conf import settings
-
 from audit.services import Actor
+from contactcenter.common.context import request_client_ip
 
 
 def client_ip(request) -> str | None:
-    """The address the request came from (the first X-Forwarded-For hop only behind a trusted proxy)."""
-    if settings.TRUST_PROXY_HEADERS:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    """The address the request came from (contactcenter.common.context decides, from TRUSTED_PROXY_COUNT)."""
+    return request_client_ip(request)
 
 
 def request_actor(request) -> Actor:

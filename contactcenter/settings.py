@@ -222,6 +222,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
 TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=False)
+# How many proxies in front of us append to X-Forwarded-For: the client is that many addresses from the right
+# (contactcenter/common/context.py). 0 (the default without TRUST_PROXY_HEADERS): the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if TRUST_PROXY_HEADERS else 0)
 if TRUST_PROXY_HEADERS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True

@@ -8,6 +8,7 @@ from audit.services import Actor
 from backoffice.filters import CreatedFilter
 from backoffice.paginator import CappedCountPaginator
 from contactcenter.common.admin import ReadOnlyAdmin
+from contactcenter.common.context import request_client_ip
 from contactcenter.common.pii import phone_mask
 
 from .models import OtpChallenge, OtpStatus
@@ -92,7 +93,7 @@ class OtpChallengeAdmin(ReadOnlyAdmin):
     def cancel_selected(self, request, queryset):
         actor = Actor.user(request.user)
         canceled = sum(
-            otp_cancel(challenge_id=pk, actor=actor, reason="admin", ip_address=request.META.get("REMOTE_ADDR"))
+            otp_cancel(challenge_id=pk, actor=actor, reason="admin", ip_address=request_client_ip(request))
             for pk in queryset.filter(status=OtpStatus.PENDING).values_list("pk", flat=True)
         )
         self.message_user(

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.services import Actor
 from contactcenter.common.admin import ReadOnlyAdmin
+from contactcenter.common.context import request_client_ip
 from contactcenter.common.errors import ApplicationError
 
 from .forms import CustomerEraseForm
@@ -72,7 +73,7 @@ class RetentionRunAdmin(ReadOnlyAdmin):
                     reason=form.cleaned_data["reason"],
                     actor=Actor.user(request.user),
                     dry_run=dry_run,
-                    ip_address=request.META.get("REMOTE_ADDR"),
+                    ip_address=request_client_ip(request),
                 )
             except ApplicationError as exc:
                 form.add_error(exc.attr if exc.attr in form.fields else None, exc.detail)

@@ -12,12 +12,12 @@ Tokens and secrets may each hold several values (comma-separated in the environm
 every comparison is constant-time."""
 
 import hmac
-import ipaddress
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from contactcenter.common.context import request_client_ip
 from interactions.providers.elevenlabs import elevenlabs_signature_check
 from interactions.providers.twilio.callbacks import status_callback_signature_valid
 
@@ -64,17 +64,8 @@ def public_url(request) -> str:
 
 
 def client_ip(request) -> str:
-    """The caller's address ("" when it is not a valid IP): X-Forwarded-For's first entry only behind a trusted
-    proxy."""
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if settings.TRUST_PROXY_HEADERS:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            candidate = forwarded.split(",")[0].strip()
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return ""
+    """The caller's address ("" when unknown), as contactcenter.common.context decides it (TRUSTED_PROXY_COUNT)."""
+    return request_client_ip(request) or ""
 
 
 def _reject(provider: str, request, reason: str, counter: str) -> AuthResult:

@@ -2,7 +2,7 @@ import logging
 import re
 import time
 
-from .context import new_request_id, request_id_var
+from .context import client_ip_var, new_request_id, request_client_ip, request_id_var
 
 logger = logging.getLogger("contactcenter.request")
 
@@ -15,7 +15,8 @@ def redact_query_string(query: str) -> str:
 
 
 class RequestIdMiddleware:
-    """Takes `X-Request-ID` (when it is a sane token) or makes one, and returns it on the response."""
+    """Takes `X-Request-ID` (when it is a sane token) or makes one, and returns it on the response; sets the request
+    context (request id, client address) that log records and audit records read."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -25,9 +26,11 @@ class RequestIdMiddleware:
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
         request.request_id = request_id
         token = request_id_var.set(request_id)
+        ip_token = client_ip_var.set(request_client_ip(request))
         try:
             response = self.get_response(request)
         finally:
+            client_ip_var.reset(ip_token)
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import OTP_CALLERS, HasRole
 from audit.services import Actor
+from contactcenter.common.context import request_client_ip
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 
@@ -51,7 +52,7 @@ def caller_identity(request) -> tuple[Actor, str]:
 
 
 def caller_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return request_client_ip(request)
 
 
 class _OtpView(APIView):

@@ -1,0 +1,109 @@
+"""Shared pieces of the security tests: the product served as production serves it (gunicorn, DEBUG off, PostgreSQL,
+Redis), users and API keys of each role, and the HTTP helpers an outside attacker would use."""
+
+import pytest
+import requests
+from django.contrib.auth.models import Group, User
+from django.core.cache import cache
+
+from accounts.models import ApiKey
+from tests.support.prod_server import ProdServer
+
+PASSWORD = "correct horse battery staple 42"
+
+_servers: dict[tuple, ProdServer] = {}
+
+
+@pytest.fixture(scope="session")
+def _prod_servers(django_db_setup):
+    yield _servers
+    for server in _servers.values():
+        server.close()
+    _servers.clear()
+
+
+@pytest.fixture
+def prod_server(_prod_servers, transactional_db):
+    """`prod_server(env={...})` -> a running ProdServer with those settings (started once per set of settings and
+    kept for the session). The test's rows are committed (transactional_db), so the server sees them."""
+    cache.clear()  # throttles, lockouts and counters start afresh for each test
+
+    def get(env: dict | None = None, workers: int = 2) -> ProdServer:
+        key = (tuple(sorted((env or {}).items())), workers)
+        server = _prod_servers.get(key)
+        if server is None or server.process is None or server.process.poll() is not None:
+            server = ProdServer(env=env, workers=workers).start()
+            _prod_servers[key] = server
+        return server
+
+    return get
+
+
+def make_user(username: str, *, role: str | None = None, staff: bool = False, superuser: bool = False) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, is_staff=staff, is_superuser=superuser)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def make_api_key(role: str, name: str | None = None) -> str:
+    _row, key = ApiKey.objects.create_key(name=name or f"{role}-client", role=role)
+    return key
+
+
+def totp_device(user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+
+
+def totp_now(device, *, offset_steps: int = 0) -> str:
+    from django_otp.oath import totp
+
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=offset_steps)
+    return f"{code:0{device.digits}d}"
+
+
+class AdminBrowser:
+    """A requests session that signs in to /admin/ as a person would (the login form, its CSRF token) and posts
+    admin actions."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def _plain_http_cookies(self) -> None:
+        # Production marks its cookies Secure; the test server speaks plain HTTP on loopback.
+        for cookie in self.session.cookies:
+            cookie.secure = False
+
+    def csrf(self, path: str) -> str:
+        self.session.get(self.base_url + path, timeout=10)
+        self._plain_http_cookies()
+        return self.session.cookies.get("csrftoken", "")
+
+    def login(self, username: str, password: str, otp_token: str = "", **headers) -> requests.Response:
+        token = self.csrf("/admin/login/")
+        data = {"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/admin/"}
+        if otp_token:
+            data["otp_token"] = otp_token
+        response = self.session.post(
+            self.base_url + "/admin/login/",
+            data=data,
+            headers={"Referer": self.base_url + "/admin/login/", **headers},
+            allow_redirects=False,
+            timeout=10,
+        )
+        self._plain_http_cookies()
+        return response
+
+    def action(self, changelist: str, action: str, ids: list, **headers) -> requests.Response:
+        token = self.csrf(changelist)
+        data = {"action": action, "_selected_action": [str(i) for i in ids], "csrfmiddlewaretoken": token}
+        return self.session.post(
+            self.base_url + changelist,
+            data=data,
+            headers={"Referer": self.base_url + changelist, **headers},
+            allow_redirects=False,
+            timeout=10,
+        )
