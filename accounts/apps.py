@@ -9,7 +9,8 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import schema  # noqa: F401  (registers the OpenAPI security schemes)
+        from . import receivers, schema  # noqa: F401  (schema registers the OpenAPI security schemes)
         from .groups import role_groups_post_migrate
 
+        receivers.connect()
         post_migrate.connect(role_groups_post_migrate, sender=self, dispatch_uid="accounts.role_groups")

@@ -5,15 +5,18 @@ The order in settings matters only for the `WWW-Authenticate` header of a 401: t
 import re
 from datetime import timedelta
 
-from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from .models import ApiKey
+from .second_factor import second_factor_required
+from .tokens import GENERATION_CLAIM, account_token_generation
 
 API_KEY_SCHEME = "Api-Key"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -89,7 +92,7 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         if result is None or not result[0].is_staff:
             return None
         is_verified = getattr(result[0], "is_verified", None)  # set by django_otp's middleware
-        if getattr(settings, "ADMIN_2FA_REQUIRED", False) and not (is_verified and is_verified()):
+        if second_factor_required() and not (is_verified and is_verified()):
             return None
         return result
 
@@ -100,7 +103,8 @@ def token_not_valid() -> exceptions.AuthenticationFailed:
 
 
 class JwtAuthentication(JWTAuthentication):
-    """`Authorization: Bearer <access token>` from POST /api/auth/token."""
+    """`Authorization: Bearer <access token>` from POST /api/auth/token. A token of an older generation than its
+    account's (a password change, a deactivation, a removed second-factor device since) is refused."""
 
     def authenticate(self, request):
         try:
@@ -109,3 +113,16 @@ class JwtAuthentication(JWTAuthentication):
             raise token_not_valid()
         except exceptions.AuthenticationFailed as exc:  # unknown or inactive user: the documented code
             raise exceptions.AuthenticationFailed(exc.detail, code="authentication_failed")
+
+    def get_user(self, validated_token):
+        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
+        user = (
+            get_user_model().objects.select_related("security").filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+            if user_id
+            else None
+        )
+        if user is None or not user.is_active:
+            raise token_not_valid()
+        if validated_token.get(GENERATION_CLAIM, 0) != account_token_generation(user):
+            raise token_not_valid()
+        return user

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
@@ -20,3 +21,22 @@ class ApiKey(AbstractAPIKey):
         constraints = [
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="apikey_role_valid"),
         ]
+
+
+class AccountSecurity(models.Model):
+    """Per console user: the generation of their JWTs. Every token carries the generation it was issued in; bumping
+    it (a password change, a deactivation, a second-factor device removed, a stolen refresh token detected) ends every
+    token issued before, access and refresh alike (accounts.services.account_tokens_revoke)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security", primary_key=True
+    )
+    token_generation = models.PositiveIntegerField(_("token generation"), default=0)
+    tokens_revoked_at = models.DateTimeField(_("tokens last revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("account security")
+        verbose_name_plural = _("account security")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} generation {self.token_generation}"

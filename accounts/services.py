@@ -1,15 +1,28 @@
-"""API keys: issuing and revoking, each audited."""
+"""API keys (issuing and revoking) and console sign-in (JWTs, the second factor, revocation), each audited."""
 
-from datetime import datetime, timedelta
+import logging
+from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.signals import user_login_failed
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
 
-from .models import ApiKey
+from .models import AccountSecurity, ApiKey
 from .roles import API_KEY_ROLES
+from .second_factor import second_factor_needed, second_factor_verify
+from .tokens import GENERATION_CLAIM, ConsoleRefreshToken, account_token_generation
+
+logger = logging.getLogger(__name__)
 
 
 def _check_role(role: str) -> None:
@@ -74,3 +87,148 @@ def api_key_revoke(*, api_key_id: str, actor: Actor) -> bool:
             data={"name": api_key.name, "role": api_key.role},
         )
     return True
+
+
+# --- console sign-in: JWTs, the second factor, revocation ------------------------------------------------------------
+
+INVALID_CREDENTIALS_DETAIL = "Wrong username, password or second-factor code."
+
+
+class SignInRefused(ApplicationError):
+    """Wrong username or password, an inactive account, or a missing or wrong second-factor code: one answer for all,
+    so the answer never tells a right password apart."""
+
+    def __init__(self):
+        super().__init__(INVALID_CREDENTIALS_DETAIL, code="invalid_credentials", status=401)
+
+
+class TokenRefused(ApplicationError):
+    def __init__(self):
+        super().__init__("The token is invalid or expired.", code="authentication_failed", status=401)
+
+
+class SignInLockedOut(ApplicationError):
+    """Too many failed sign-ins for this account or from this address (django-axes): 429 with Retry-After."""
+
+    def __init__(self):
+        retry_after = max(int(settings.AXES_COOLOFF_TIME.total_seconds()), 1)
+        super().__init__(
+            "Too many failed sign-in attempts; try again later.",
+            code="locked_out",
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def auth_tokens_obtain(*, request, username: str, password: str, otp_token: str = "") -> dict:
+    """Sign a console user in: `{"access", "refresh"}`. `request` is the Django HttpRequest (the lockout reads and
+    marks it). A user who must give the second factor (accounts.second_factor) gets tokens only with a valid code;
+    every refusal is SignInRefused and counts as a failed sign-in for the lockout; a locked-out account or address is
+    SignInLockedOut before its password is even checked."""
+    user = authenticate(request=request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise SignInLockedOut()
+    if user is None or not user.is_active:
+        raise SignInRefused()
+    second_factor = second_factor_needed(user)
+    if second_factor and not second_factor_verify(user=user, token=otp_token):
+        # The password was right: counted as a failure all the same, and answered as one.
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+        raise SignInRefused()
+    user = get_user_model().objects.select_related("security").get(pk=user.pk)
+    refresh = ConsoleRefreshToken.for_user(user)
+    audit_log_record(
+        actor=Actor.user(user),
+        action="auth.signed_in",
+        target_type="user",
+        target_id=user.pk,
+        data={"method": "api_token", "second_factor": second_factor},
+    )
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def _refresh_payload(raw: str) -> dict:
+    """The claims of a refresh token whose signature and expiry hold (its blacklisting is checked by the caller)."""
+    try:
+        payload = token_backend.decode(str(raw or ""), verify=True)
+    except TokenBackendError:
+        raise TokenRefused() from None
+    if payload.get(api_settings.TOKEN_TYPE_CLAIM) != "refresh" or not payload.get(api_settings.JTI_CLAIM):
+        raise TokenRefused()
+    return payload
+
+
+def _outstanding(payload: dict, user) -> OutstandingToken:
+    token, _created = OutstandingToken.objects.get_or_create(
+        jti=payload[api_settings.JTI_CLAIM],
+        defaults={
+            "user": user,
+            "token": "",
+            "created_at": timezone.now(),
+            "expires_at": datetime.fromtimestamp(int(payload["exp"]), tz=UTC),
+        },
+    )
+    return token
+
+
+def auth_tokens_refresh(*, refresh: str) -> dict:
+    """Exchange a refresh token for a new pair. The token works once: it is blacklisted by the exchange (one
+    INSERT under a unique constraint, so two concurrent exchanges give one pair). A token used a second time is what
+    a thief holding a copy does: every token of the account is revoked."""
+    payload = _refresh_payload(refresh)
+    user = (
+        get_user_model()
+        .objects.select_related("security")
+        .filter(**{api_settings.USER_ID_FIELD: payload.get(api_settings.USER_ID_CLAIM)})
+        .first()
+    )
+    if user is None or not user.is_active:
+        raise TokenRefused()
+    if payload.get(GENERATION_CLAIM, 0) != account_token_generation(user):
+        raise TokenRefused()
+    with transaction.atomic():
+        _blacklisted, created = BlacklistedToken.objects.get_or_create(token=_outstanding(payload, user))
+    if not created:
+        account_tokens_revoke(user_id=user.pk, reason="refresh_reused")
+        audit_log_record(actor=Actor.user(user), action="auth.refresh_reused", target_type="user", target_id=user.pk)
+        logger.warning("refresh_token_reused", extra={"user_id": user.pk})
+        raise TokenRefused()
+    rotated = ConsoleRefreshToken.for_user(user, expires_at=payload["exp"])
+    return {"access": str(rotated.access_token), "refresh": str(rotated)}
+
+
+def auth_logout(*, refresh: str) -> None:
+    """Revoke one refresh token (signing out of one session). Idempotent."""
+    payload = _refresh_payload(refresh)
+    user = get_user_model().objects.filter(pk=payload.get(api_settings.USER_ID_CLAIM)).first()
+    with transaction.atomic():
+        _blacklisted, created = BlacklistedToken.objects.get_or_create(token=_outstanding(payload, user))
+        if created and user is not None:
+            audit_log_record(actor=Actor.user(user), action="auth.signed_out", target_type="user", target_id=user.pk)
+
+
+def account_tokens_revoke(*, user_id, reason: str) -> None:
+    """End every JWT issued to the user so far, access and refresh alike (their generation is bumped). Audited."""
+    now = timezone.now()
+    with transaction.atomic():
+        bump = {"token_generation": F("token_generation") + 1, "tokens_revoked_at": now}
+        if not AccountSecurity.objects.filter(user_id=user_id).update(**bump):
+            try:
+                with transaction.atomic():
+                    AccountSecurity.objects.create(user_id=user_id, token_generation=1, tokens_revoked_at=now)
+            except IntegrityError:  # created meanwhile by a concurrent revocation
+                AccountSecurity.objects.filter(user_id=user_id).update(**bump)
+        audit_log_record(
+            actor=Actor.system("accounts"),
+            action="auth.tokens_revoked",
+            target_type="user",
+            target_id=user_id,
+            data={"reason": reason},
+        )
+    logger.info("tokens_revoked", extra={"user_id": user_id, "reason": reason})
+
+
+def expired_tokens_flush(*, now: datetime | None = None) -> int:
+    """Forget refresh tokens past their expiry (and their blacklist entries): they are refused by their expiry."""
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_standardized_errors",
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "contactcenter.common.errors.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: turns a sign-in refused by the lockout into its answer (accounts/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"
@@ -193,8 +197,32 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Staff log into the admin with a password and a TOTP code. Can be switched off only with DEBUG on (local development).
 ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=not DEBUG)
-# Permissions and group names of a staff user in one query per request (the admin's pages count their queries).
-AUTHENTICATION_BACKENDS = ["backoffice.auth.BackofficeModelBackend"]
+# The lockout (django-axes) first: it refuses a locked-out account or address before any password is checked. Then
+# permissions and group names of a staff user in one query per request (the admin's pages count their queries).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "backoffice.auth.BackofficeModelBackend"]
+# Password guessing: after LOGIN_FAILURE_LIMIT failed sign-ins (a wrong password, or a right password with a missing
+# or wrong second-factor code) per account, and separately per client address, /admin/login/ and /api/auth/token
+# refuse that account or address for LOGIN_LOCKOUT_MINUTES; failures older than that are forgotten.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_ENABLED = env.bool("LOGIN_LOCKOUT_ENABLED", default=True)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+# A failure during a lockout does not extend it (else anyone could keep an account locked for ever).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "contactcenter.common.context.request_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "refresh", "csrfmiddlewaretoken"]
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+CELERY_BEAT_SCHEDULE["accounts-tokens-flush"] = {
+    "task": "accounts.tokens_flush",
+    "schedule": crontab(hour=4, minute=7),
+    "options": {"expires": 3600},
+}
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Contact Center")
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
@@ -270,12 +298,17 @@ DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "contactcenter.common.errors.ContactCenterExceptionHandler",
 }
 # Console users' JWTs (POST /api/auth/token); signed with SECRET_KEY unless JWT_SIGNING_KEY is set.
+# Refresh tokens rotate: each works once (blacklisted on use, simplejwt's blacklist app) and a session lasts at most
+# JWT_REFRESH_TOKEN_HOURS from sign-in (rotation does not extend it). accounts/tokens.py adds the account's token
+# generation, which a password change, a deactivation or a removed second-factor device bumps.
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_TOKEN_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.int("JWT_REFRESH_TOKEN_HOURS", default=12)),
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Contact Center API",

@@ -295,14 +295,18 @@ def test_nul_characters_anywhere_never_make_a_500(client, url):
 
 
 def test_a_forged_forwarded_for_header_is_stored_only_when_it_is_an_address(client, settings):
-    settings.TRUST_PROXY_HEADERS = True
+    # One trusted proxy: the client is the last address of X-Forwarded-For, the one the proxy appended. When that
+    # entry is not an address, the TCP peer is stored instead (never the text).
+    settings.TRUSTED_PROXY_COUNT = 1
     event = {"eventName": "message.incoming", "data": {"from": "5215512345678", "body": "ip"}}
     post_json(
-        client, BUILDERBOT_URL, event, headers={**TOKENS[BUILDERBOT_URL], "X-Forwarded-For": "not-an-ip, 1.2.3.4"}
+        client, BUILDERBOT_URL, event, headers={**TOKENS[BUILDERBOT_URL], "X-Forwarded-For": "1.2.3.4, not-an-ip"}
     )
     other = {"eventName": "message.incoming", "data": {"from": "5215512345678", "body": "ip2"}}
-    post_json(client, BUILDERBOT_URL, other, headers={**TOKENS[BUILDERBOT_URL], "X-Forwarded-For": "203.0.113.9"})
-    assert set(InteractionEvent.objects.values_list("remote_addr", flat=True)) == {None, "203.0.113.9"}
+    post_json(
+        client, BUILDERBOT_URL, other, headers={**TOKENS[BUILDERBOT_URL], "X-Forwarded-For": "10.0.0.1, 203.0.113.9"}
+    )
+    assert set(InteractionEvent.objects.values_list("remote_addr", flat=True)) == {"127.0.0.1", "203.0.113.9"}
 
 
 def test_replay_leaves_an_event_redacted_by_retention_alone(client, capsys):
