@@ -72,6 +72,9 @@ class Interaction(models.Model):
     customer_phone = models.CharField(_("customer phone"), max_length=32, blank=True, default="")
     # Keyed hash of the E.164 number: finds a customer's interactions even after the number itself is redacted.
     customer_phone_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # The address the provider knows the customer by, where it is not the canonical number (WhatsApp's `521…` ids
+    # of Mexican mobiles): what replies are sent to. A phone number: never shown, redacted with the number.
+    customer_address = models.CharField(max_length=32, blank=True, default="", editable=False)
     provider = models.CharField(_("provider"), max_length=32)
     external_id = models.CharField(_("external id"), max_length=128, null=True, blank=True)
     assigned_agent = models.ForeignKey(
@@ -147,6 +150,8 @@ class Message(models.Model):
     provider_status = models.CharField(_("provider status"), max_length=32, blank=True, default="")
     to_phone = models.CharField(_("to"), max_length=32, blank=True, default="")
     from_phone = models.CharField(_("from"), max_length=32, blank=True, default="")
+    # The provider address the message was sent to, where it is not `to_phone` (see Interaction.customer_address).
+    to_address = models.CharField(max_length=32, blank=True, default="", editable=False)
     body = models.TextField(_("body"), blank=True, default="")
     media_url = models.URLField(_("media URL"), max_length=1000, blank=True, default="")
     media_type = models.CharField(_("media type"), max_length=100, blank=True, default="")

@@ -63,13 +63,13 @@ class OtpChallengeAdmin(ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # Search by a full phone number goes through its keyed hash (works after redaction too).
-        from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_normalize
+        from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_normalize
 
         term = search_term.strip()
         if not term:
             return queryset, False
         try:
-            return queryset.filter(phone_hash=phone_hash(phone_normalize(term))), False
+            return queryset.filter(phone_hash__in=phone_lookup_hashes(phone_normalize(term))), False
         except InvalidPhoneNumber:
             pass
         try:

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_normalize
+from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_normalize
 from interactions.models import Interaction
 
 from .models import RetentionRun
@@ -18,10 +18,10 @@ def interactions_for_phone(phone: str) -> QuerySet[Interaction]:
     """A customer's interactions by their full number, through the keyed hash: redacted rows (whose number is masked)
     are found as well. An unparseable number finds nothing."""
     try:
-        hashed = phone_hash(phone_normalize(phone))
+        hashes = phone_lookup_hashes(phone_normalize(phone))
     except InvalidPhoneNumber:
         return Interaction.objects.none()
-    return Interaction.objects.filter(customer_phone_hash=hashed)
+    return Interaction.objects.filter(customer_phone_hash__in=hashes)
 
 
 @dataclass(frozen=True)

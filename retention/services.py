@@ -28,7 +28,14 @@ from audit.models import AuditLog
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.errors import ApplicationError
-from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_mask, phone_normalize
+from contactcenter.common.pii import (
+    InvalidPhoneNumber,
+    phone_hash,
+    phone_lookup_hashes,
+    phone_mask,
+    phone_normalize,
+    phone_spellings,
+)
 from interactions.models import CallDetail, Direction, Interaction, Message
 from otp.models import OtpChallenge, OtpStatus
 from webhooks.models import InteractionEvent
@@ -105,19 +112,29 @@ def _interactions_redact(ids: list, *, now: datetime) -> Counter:
     call detail's numbers and metadata likewise. `bulk_update` does not call `save`, so the hash is not recomputed."""
     rows = list(
         Interaction.objects.filter(pk__in=ids).only(
-            "id", "customer_phone", "customer_phone_hash", "subject", "summary", "metadata", "redacted_at"
+            "id",
+            "customer_phone",
+            "customer_phone_hash",
+            "customer_address",
+            "subject",
+            "summary",
+            "metadata",
+            "redacted_at",
         )
     )
     for row in rows:
         if row.customer_phone and "*" not in row.customer_phone and not row.customer_phone_hash:
             row.customer_phone_hash = phone_hash(row.customer_phone)
         row.customer_phone = phone_redact(row.customer_phone)
+        row.customer_address = ""  # the provider's spelling of the same number
         row.subject = text_redact(row.subject)
         row.summary = text_redact(row.summary)
         row.metadata = json_redact(row.metadata)
         row.redacted_at = row.redacted_at or now
     _bulk_set(
-        Interaction, rows, ["customer_phone", "customer_phone_hash", "subject", "summary", "metadata", "redacted_at"]
+        Interaction,
+        rows,
+        ["customer_phone", "customer_phone_hash", "customer_address", "subject", "summary", "metadata", "redacted_at"],
     )
     details = list(
         CallDetail.objects.filter(interaction_id__in=ids).only(
@@ -133,12 +150,13 @@ def _interactions_redact(ids: list, *, now: datetime) -> Counter:
 
 
 def _messages_phones_redact(ids: list, *, now: datetime) -> Counter:
-    rows = list(Message.objects.filter(pk__in=ids).only("id", "to_phone", "from_phone", "error_message"))
+    rows = list(Message.objects.filter(pk__in=ids).only("id", "to_phone", "from_phone", "to_address", "error_message"))
     for row in rows:
         row.to_phone = phone_redact(row.to_phone)
         row.from_phone = phone_redact(row.from_phone)
+        row.to_address = ""
         row.error_message = phones_mask(row.error_message)
-    _bulk_set(Message, rows, ["to_phone", "from_phone", "error_message"])
+    _bulk_set(Message, rows, ["to_phone", "from_phone", "to_address", "error_message"])
     return Counter(messages=len(rows))
 
 
@@ -648,10 +666,16 @@ def _chunks(ids: Iterable, size: int = 1000):
         yield ids[start : start + size]
 
 
-def _events_mentioning(digits: str) -> Q:
-    """Raw events whose payload, normalized form or reference carries the number (with or without `+`, URL-encoded
-    or not: the digit run is the same)."""
-    return Q(payload_text__contains=digits) | Q(normalized_text__contains=digits) | Q(external_ref__contains=digits)
+def _events_mentioning(spellings: list[str]) -> Q:
+    """Raw events whose payload, normalized form or reference carries the number in any of its spellings (with or
+    without `+`, URL-encoded or not: the digit run is the same)."""
+    condition = Q(pk__in=[])
+    for spelling in spellings:
+        digits = spelling.lstrip("+")
+        condition |= (
+            Q(payload_text__contains=digits) | Q(normalized_text__contains=digits) | Q(external_ref__contains=digits)
+        )
+    return condition
 
 
 def customer_erase(
@@ -673,16 +697,19 @@ def customer_erase(
     if e164 in bank_numbers:
         raise ApplicationError("This is the bank's own sender number, not a customer's.", code="invalid_phone")
     hashed = phone_hash(e164)
+    hashes, spellings = phone_lookup_hashes(e164), phone_spellings(e164)
     with transaction.atomic():
         advisory_xact_lock(f"retention.customer_erase:{hashed}")
         interaction_ids = set(
-            Interaction.objects.filter(Q(customer_phone_hash=hashed) | Q(customer_phone=e164)).values_list(
+            Interaction.objects.filter(Q(customer_phone_hash__in=hashes) | Q(customer_phone__in=spellings)).values_list(
                 "pk", flat=True
             )
         )
-        interaction_ids |= set(CallDetail.objects.filter(customer_number=e164).values_list("interaction_id", flat=True))
-        customer_messages = Q(direction=Direction.INBOUND, from_phone=e164) | Q(
-            direction=Direction.OUTBOUND, to_phone=e164
+        interaction_ids |= set(
+            CallDetail.objects.filter(customer_number__in=spellings).values_list("interaction_id", flat=True)
+        )
+        customer_messages = Q(direction=Direction.INBOUND, from_phone__in=spellings) | Q(
+            direction=Direction.OUTBOUND, to_phone__in=spellings
         )
         interaction_ids |= set(Message.objects.filter(customer_messages).values_list("interaction_id", flat=True))
         ids = sorted(interaction_ids, key=str)
@@ -694,12 +721,15 @@ def customer_erase(
             InteractionEvent.objects.annotate(
                 payload_text=Cast("payload", TextField()), normalized_text=Cast("normalized", TextField())
             )
-            .filter(Q(interaction_id__in=ids) | _events_mentioning(e164.lstrip("+")))
+            .filter(Q(interaction_id__in=ids) | _events_mentioning(spellings))
             .values_list("pk", flat=True)
         )
         otp_ids = list(
             OtpChallenge.objects.filter(
-                Q(phone_hash=hashed) | Q(phone=e164) | Q(interaction_id__in=ids) | Q(message_id__in=message_ids)
+                Q(phone_hash__in=hashes)
+                | Q(phone__in=spellings)
+                | Q(interaction_id__in=ids)
+                | Q(message_id__in=message_ids)
             ).values_list("pk", flat=True)
         )
         counts = Counter(

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
-from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_normalize
+from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_normalize
 
 from ..models import Channel, Direction, Interaction, InteractionStatus
 
@@ -19,9 +19,9 @@ ORDERINGS = {
 DEFAULT_ORDERING = "-created_at"
 
 
-def _phone_hash_or_error(value: str, field: str) -> str:
+def _phone_hashes_or_error(value: str, field: str) -> list[str]:
     try:
-        return phone_hash(phone_normalize(value))
+        return phone_lookup_hashes(phone_normalize(value))
     except InvalidPhoneNumber:
         raise ValidationError({field: ["Enter a full phone number in E.164 format, e.g. +5215512345678."]})
 
@@ -72,7 +72,7 @@ class InteractionFilter(django_filters.FilterSet):
         fields = ["channel", "status", "direction", "provider"]
 
     def filter_phone(self, queryset, name, value):
-        return queryset.filter(customer_phone_hash=_phone_hash_or_error(value, "phone"))
+        return queryset.filter(customer_phone_hash__in=_phone_hashes_or_error(value, "phone"))
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
@@ -83,7 +83,7 @@ class InteractionFilter(django_filters.FilterSet):
         except ValueError:
             pass
         try:
-            condition |= Q(customer_phone_hash=phone_hash(phone_normalize(value)))
+            condition |= Q(customer_phone_hash__in=phone_lookup_hashes(phone_normalize(value)))
         except InvalidPhoneNumber:
             pass
         return queryset.filter(condition)

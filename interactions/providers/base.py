@@ -12,6 +12,8 @@ class OutboundMessage:
     to_phone: str
     body: str
     media_url: str = ""
+    # The provider's own address of the customer where it is not `to_phone` (a WhatsApp id): send to it.
+    to_address: str = ""
     is_sensitive: bool = False
     # Seconds after which the provider should drop the message rather than deliver it late (OTP codes); 0: its default.
     validity_seconds: int = 0

@@ -26,11 +26,13 @@ def interaction_open_or_continue(
     provider: str,
     direction: str,
     at: datetime | None = None,
+    address: str = "",
 ) -> tuple[Interaction, bool]:
     """The customer's open interaction on this channel if it was active within the idle timeout, else a new one.
 
-    Serialised per (channel, phone) with an advisory lock so that two messages arriving together share one
-    interaction. Returns (interaction, created)."""
+    `phone` is the canonical number (contactcenter.common.pii.phone_normalize); `address`, the provider's own
+    address of the customer where it differs (kept for replies). Serialised per (channel, phone) with an advisory
+    lock so that two messages arriving together share one interaction. Returns (interaction, created)."""
     at = at or timezone.now()
     # No savepoint of its own: callers that recover from a failure wrap it in theirs.
     with transaction.atomic(savepoint=False):
@@ -46,8 +48,12 @@ def interaction_open_or_continue(
             .first()
         )
         if existing:
+            if address and existing.customer_address != address:
+                Interaction.objects.filter(pk=existing.pk).update(customer_address=address[:32])
+                existing.customer_address = address[:32]
             return existing, False
         interaction = Interaction.objects.create(
+            customer_address=address[:32],
             channel=channel,
             direction=direction,
             customer_phone=phone,

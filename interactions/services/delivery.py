@@ -93,6 +93,7 @@ def _outbound(message: Message) -> OutboundMessage:
         message_id=str(message.pk),
         channel=message.channel,
         to_phone=message.to_phone,
+        to_address=message.to_address,
         body=message.body,
         media_url=message.media_url,
         is_sensitive=message.is_sensitive,

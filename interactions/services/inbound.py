@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contactcenter.common.errors import ApplicationError
-from contactcenter.common.pii import InvalidPhoneNumber, phone_normalize
+from contactcenter.common.pii import InvalidPhoneNumber, phone_address_for, phone_normalize
 
 from ..models import Channel, Direction, Message, MessageStatus
 from .conversations import interaction_open_or_continue, interaction_touch
@@ -80,6 +80,7 @@ def whatsapp_message_record(*, message: NormalizedWhatsAppMessage) -> Message:
                 provider=message.provider,
                 direction=message.direction,
                 at=at,
+                address=phone_address_for(message.customer_phone, phone),
             )
             if not inbound:
                 echo = _outbound_echo(interaction_id=interaction.pk, body=message.body, at=at)

@@ -133,6 +133,7 @@ def message_send(
             direction=Direction.OUTBOUND,
             status=MessageStatus.QUEUED,
             to_phone=e164,
+            to_address=interaction.customer_address if channel == Channel.WHATSAPP else "",
             body=body,
             media_url=media_url,
             provider=channel_provider(channel),

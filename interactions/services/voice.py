@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_mask, phone_normalize
+from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_mask, phone_normalize
 
 from ..models import CallDetail, Interaction
 from .calls import NormalizedCall, call_upsert
@@ -111,7 +111,7 @@ def voice_caller_context(*, phone: str, exclude_external_id: str = "") -> Caller
     `exclude_external_id` leaves out the call that is asking (its own interaction may exist already)."""
     if not phone:
         return CallerContext()
-    interactions = Interaction.objects.filter(customer_phone_hash=phone_hash(phone))
+    interactions = Interaction.objects.filter(customer_phone_hash__in=phone_lookup_hashes(phone))
     if exclude_external_id:
         interactions = interactions.exclude(Q(external_id=exclude_external_id) & Q(channel="call"))
     latest = (

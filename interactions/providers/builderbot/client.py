@@ -25,9 +25,16 @@ logger = logging.getLogger(__name__)
 _ID_KEYS = ("messageId", "message_id", "id")
 
 
-def builderbot_number(e164: str) -> str:
-    """BuilderBot wants the number as digits with the country code, no `+`, spaces or dashes."""
-    return re.sub(r"\D", "", e164 or "")
+def builderbot_number(e164: str, address: str = "") -> str:
+    """BuilderBot wants the number as WhatsApp knows it: digits with the country code, no `+`, spaces or dashes.
+    The address BuilderBot itself reported for the customer wins; without one, a Mexican mobile is written the way
+    WhatsApp ids write it (`521` + ten digits), the other numbers as their E.164 digits."""
+    if address:
+        return re.sub(r"[^0-9]", "", address)
+    digits = re.sub(r"[^0-9]", "", e164 or "")
+    if digits.startswith("52") and len(digits) == 12:
+        return "521" + digits[2:]
+    return digits
 
 
 def _message_id_from(payload) -> str | None:
@@ -52,7 +59,11 @@ class BuilderBotWhatsAppBackend:
         content: dict = {"content": message.body}
         if message.media_url:
             content["mediaUrl"] = message.media_url
-        payload = {"messages": content, "number": builderbot_number(message.to_phone), "checkIfExists": False}
+        payload = {
+            "messages": content,
+            "number": builderbot_number(message.to_phone, message.to_address),
+            "checkIfExists": False,
+        }
         headers = {"x-api-builderbot": settings.BUILDERBOT_API_KEY, "Accept": "application/json"}
         try:
             response = requests.post(url, json=payload, headers=headers, timeout=settings.MESSAGE_SEND_TIMEOUT_SECONDS)
