@@ -1,3 +1,4 @@
+import contextlib
 import uuid
 
 from django.conf import settings
@@ -5,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from contactcenter.common.pii import phone_hash
+from contactcenter.common.pii import InvalidPhoneNumber, phone_hash, phone_normalize
 
 
 class Channel(models.TextChoices):
@@ -130,6 +131,9 @@ class Interaction(models.Model):
 
     def save(self, *args, **kwargs):
         if self.customer_phone and "*" not in self.customer_phone:
+            # One identity per number however it was spelled (pii.phone_normalize); the hash is of that identity.
+            with contextlib.suppress(InvalidPhoneNumber):
+                self.customer_phone = phone_normalize(self.customer_phone)
             self.customer_phone_hash = phone_hash(self.customer_phone)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "customer_phone" in update_fields:

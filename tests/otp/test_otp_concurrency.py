@@ -14,7 +14,7 @@ from .conftest import code_in, wrong
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-PHONE = "+5215512345678"
+PHONE = "+525512345678"  # canonical (requests may spell it +52 1 55…)
 ACTOR = Actor.system("otp-tests")
 THREADS = 20
 

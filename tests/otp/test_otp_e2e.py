@@ -29,7 +29,7 @@ def test_create_sends_the_code_through_the_worker_and_the_fake_and_it_verifies(a
 
     request = wait_for(lambda: fake_twilio.create_requests, what="the SMS at the fake Twilio")[0]
     form = request.form
-    assert form["To"] == "+5215512345678"
+    assert form["To"] == "+525512345678"  # the canonical number, whatever spelling the client sent
     code = re.search(r"\b(\d{6})\b", form["Body"]).group(1)
 
     message = OtpChallenge.objects.get(pk=challenge_id).message

@@ -39,7 +39,7 @@ def test_erasure_redacts_everything_of_one_phone_and_leaves_others_intact(now):
         phone="+52 1 55 1234 5678", reason="Customer request REQ-42 from +5215512345678", actor=ACTOR
     )
 
-    assert result["phone"] == "+52*******5678" and not result["dry_run"]
+    assert result["phone"] == "+52******5678" and not result["dry_run"]
     assert result["counts"] == {
         "interactions": 3,
         "messages": 3,
@@ -56,7 +56,7 @@ def test_erasure_redacts_everything_of_one_phone_and_leaves_others_intact(now):
 
     (record,) = audit_records("retention.customer_erase")
     assert record.data["reason"] == "Customer request REQ-42 from +52*******5678"
-    assert record.data["phone"] == "+52*******5678" and record.data["counts"] == result["counts"]
+    assert record.data["phone"] == "+52******5678" and record.data["counts"] == result["counts"]
     assert "5512345678" not in str(record.data) + record.target_id
 
     # Erasing again finds the same rows and changes nothing more.
@@ -98,7 +98,7 @@ def test_erase_customer_command_with_a_dry_run_first(now):
     before = dump(rows_of(erased))
     out = StringIO()
     call_command("erase_customer", "--phone", ERASED, "--reason", "REQ-7", "--dry-run", stdout=out)
-    assert out.getvalue().splitlines()[-1] == "Customer +52*******5678: would redact 11 rows."
+    assert out.getvalue().splitlines()[-1] == "Customer +52******5678: would redact 11 rows."
     assert dump(rows_of(erased)) == before
 
     out = StringIO()

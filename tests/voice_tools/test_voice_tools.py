@@ -104,7 +104,7 @@ def test_a_signature_is_no_substitute_for_the_token(client):
 def test_send_texts_a_code_to_the_number_of_the_call_bound_to_the_conversation(agent, sms_outbox, settings):
     answer = send(agent)
     assert answer["result"] == "sent"
-    assert answer["masked_phone"] == "+52*******5678"
+    assert answer["masked_phone"] == "+52******5678"
     assert settings.OTP_TTL_SECONDS - 5 <= answer["expires_in_seconds"] <= settings.OTP_TTL_SECONDS
     assert answer["code_length"] == 6 and answer["already_sent"] is False
     assert "5678" in answer["message"]
@@ -141,12 +141,12 @@ def test_the_rate_limit_of_the_otp_service_holds_through_the_tool(agent, sms_out
     assert 0 < limited["retry_after_seconds"] <= settings.OTP_RATE_LIMIT_WINDOW_SECONDS
     assert len(sms_outbox) == settings.OTP_RATE_LIMIT_MAX
     refused = AuditLog.objects.get(action="voice.otp_refused")
-    assert refused.data["result"] == "rate_limited" and refused.data["phone"] == "+52*******5678"
+    assert refused.data["result"] == "rate_limited" and refused.data["phone"] == "+52******5678"
 
 
 def test_the_number_comes_from_the_call_and_a_spoken_number_is_ignored_unless_allowed(agent, sms_outbox, settings):
     other = "+5215599990000"
-    assert send(agent, phone_number=other)["masked_phone"] == "+52*******5678"
+    assert send(agent, phone_number=other)["masked_phone"] == "+52******5678"
     assert sms_outbox[-1][0] == CALLER
 
     settings.VOICE_OTP_ALLOW_SPOKEN_NUMBER = True
@@ -292,7 +292,7 @@ def test_initiation_for_an_unknown_caller_gives_every_variable_and_records_the_c
     variables = initiation(agent, fixture_json("elevenlabs_conversation_initiation_request.json"))
     assert variables == {
         "customer_known": False,
-        "customer_masked_phone": "+52*******5678",
+        "customer_masked_phone": "+52******5678",
         "open_interactions": 0,
         "last_contact_channel": "",
         "last_contact_date": "",
@@ -301,7 +301,7 @@ def test_initiation_for_an_unknown_caller_gives_every_variable_and_records_the_c
     detail = CallDetail.objects.get(conversation_id=CONVERSATION)
     assert detail.customer_number == CALLER and detail.agent_number == "+5215587654321"
     assert detail.call_sid.startswith("CA") and detail.interaction.direction == "inbound"
-    assert AuditLog.objects.get(action="voice.initiation").data["phone"] == "+52*******5678"
+    assert AuditLog.objects.get(action="voice.initiation").data["phone"] == "+52******5678"
 
 
 def test_initiation_for_a_known_caller_tells_coarse_facts_only(agent, sms_outbox):
@@ -322,7 +322,7 @@ def test_initiation_for_a_known_caller_tells_coarse_facts_only(agent, sms_outbox
     variables = initiation(agent, fixture_json("elevenlabs_conversation_initiation_request.json"))
     assert variables == {
         "customer_known": True,
-        "customer_masked_phone": "+52*******5678",
+        "customer_masked_phone": "+52******5678",
         "open_interactions": 1,
         "last_contact_channel": "whatsapp",
         "last_contact_date": "2026-11-20",

@@ -55,7 +55,7 @@ def test_initiation_send_sms_verify_and_post_call_make_one_verified_call(live_se
 
     tool = {"conversation_id": CONVERSATION, "caller_id": CALLER}
     answers.append(_post(live_server, SEND, tool))
-    assert answers[-1]["result"] == "sent" and answers[-1]["masked_phone"] == "+52*******5678"
+    assert answers[-1]["result"] == "sent" and answers[-1]["masked_phone"] == "+52******5678"
     code = _code_from_fake(fake_twilio, 0)
 
     # The caller read it wrong once ("123-456" style), then right ("1 2 3 4 5 6" style).

@@ -10,7 +10,7 @@ from .conftest import BUILDERBOT_URL, fixture_bytes, fixture_json, post_json
 pytestmark = [pytest.mark.django_db]
 
 TOKEN = {"X-Webhook-Token": "test-builderbot-token"}
-CUSTOMER = "+5215512345678"
+CUSTOMER = "+525512345678"  # the canonical form of the fixtures' 5215512345678
 
 
 def _post(client, body, **headers):

@@ -22,7 +22,7 @@ def _at(unix: int) -> datetime:
 
 
 TOKEN = {"X-Webhook-Token": "test-elevenlabs-token"}
-CUSTOMER = "+5215512345678"
+CUSTOMER = "+525512345678"  # the canonical form of the fixtures' 5215512345678
 
 
 def _signed_fixture(client, name: str):
