@@ -28,7 +28,7 @@ def many(make_staff):
             make_interaction(
                 channel=channel,
                 agent=agents[i % 3] if i % 2 else None,
-                phone=f"+52155123{i:05d}",
+                phone=f"+5255123{i:05d}",
                 status=("open", "completed")[i % 2],
                 external_id=f"ext-{i}" if channel == "call" else None,
             )
@@ -63,8 +63,8 @@ def test_at_most_six_queries_per_page(
 
 def test_phones_are_masked_and_the_duration_shown(staff_client, supervisor, many):
     content = staff_client(supervisor).get(URL + "?channel__exact=call").content.decode()
-    assert "+5215512300000" not in content
-    assert "+52*******0000" in content
+    assert "+5215512300000" not in content and "+525512300000" not in content
+    assert "+52******0000" in content
     assert "2:05" in content  # 125 s from the call detail
 
 

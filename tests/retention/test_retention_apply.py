@@ -29,8 +29,8 @@ from .conftest import assert_redacted, assert_untouched, audit_records, dump, ro
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
-OLD = "+5215512345678"
-YOUNG = "+5215587651234"
+OLD = "+525512345678"
+YOUNG = "+525587651234"
 
 
 def test_data_older_than_every_threshold_is_redacted_and_younger_data_untouched(now, policy):
@@ -49,7 +49,7 @@ def test_data_older_than_every_threshold_is_redacted_and_younger_data_untouched(
     assert report.complete and report.rows_redacted > 0 and report.rows_deleted == 0
     old_text = dump(rows_of(old))
     assert_redacted(old_text, OLD)
-    assert old_text.count("+52*******5678") >= 5  # the masked form stays where a number was
+    assert old_text.count("+52******5678") >= 5  # the masked form stays where a number was
     # The young customer's rows are exactly as they were; their recording is still in storage.
     assert dump(rows_of(young)) == young_before
     assert_untouched(young_before, YOUNG)
@@ -57,20 +57,20 @@ def test_data_older_than_every_threshold_is_redacted_and_younger_data_untouched(
 
     call, sms, chat = Interaction.objects.filter(pk__in=old.interaction_ids).order_by("channel")
     for interaction in (call, chat, sms):
-        assert interaction.customer_phone == "+52*******5678"
+        assert interaction.customer_phone == "+52******5678"
         assert interaction.customer_phone_hash == phone_hash(OLD)  # kept for matching
         assert interaction.redacted_at == now
     detail = CallDetail.objects.get(interaction=call)
     assert not detail.recording and detail.recording_url == ""
     assert not storage.exists(old.recordings[0])
-    assert detail.summary == REDACTED and detail.customer_number == "+52*******5678"
+    assert detail.summary == REDACTED and detail.customer_number == "+52******5678"
     assert [turn["role"] for turn in detail.transcript] == [
         turn["role"] for turn in old.interactions[0].call_detail.transcript
     ]
     assert {message.body for message in Message.objects.filter(interaction__in=[chat, sms])} == {REDACTED}
     assert all(event.redacted_at == now for event in InteractionEvent.objects.filter(pk__in=[e.pk for e in old.events]))
     challenge = OtpChallenge.objects.get(pk=old.otp_challenges[0].pk)
-    assert challenge.phone == "+52*******5678" and challenge.phone_hash == phone_hash(OLD)
+    assert challenge.phone == "+52******5678" and challenge.phone_hash == phone_hash(OLD)
 
     # The full number still finds the redacted customer's interactions, through the keyed hash.
     assert set(interactions_for_phone(OLD)) == {call, chat, sms}
@@ -97,7 +97,7 @@ def test_each_kind_waits_for_its_own_threshold(now, policy):
     # Raw events (30 days) are scrubbed, OTP challenges (30 days) masked.
     for event in InteractionEvent.objects.filter(pk__in=[event.pk for event in customer.events]):
         assert_redacted(dump([event]), OLD)
-    assert OtpChallenge.objects.get(pk=customer.otp_challenges[0].pk).phone == "+52*******5678"
+    assert OtpChallenge.objects.get(pk=customer.otp_challenges[0].pk).phone == "+52******5678"
 
     # Moved on to 200 days: transcripts and WhatsApp bodies go too, phone numbers still wait.
     with freeze_time(now + timedelta(days=100)):
@@ -166,7 +166,7 @@ def test_audit_records_are_kept_longest_and_purged_through_the_trigger(now):
 def test_every_batch_and_every_run_leave_audit_records_with_counts(now, settings):
     settings.RETENTION_BATCH_SIZE = 2
     for index in range(5):
-        seed_customer(f"+52155123400{index:02d}", at=now - timedelta(days=400))
+        seed_customer(f"+5255123400{index:02d}", at=now - timedelta(days=400))
     with freeze_time(now):
         report = retention_apply()
 
@@ -238,7 +238,7 @@ def test_a_run_out_of_time_stops_between_batches_and_the_next_finishes(now, sett
 def test_a_pause_after_each_full_batch_leaves_room_for_ingestion(now, settings, monkeypatch):
     settings.RETENTION_BATCH_SIZE = 2
     for index in range(5):
-        seed_customer(f"+52155123400{index:02d}", at=now - timedelta(days=400))
+        seed_customer(f"+5255123400{index:02d}", at=now - timedelta(days=400))
     pauses: list[float] = []
     monkeypatch.setattr("retention.services.time", SimpleNamespace(sleep=pauses.append, monotonic=time.monotonic))
 
@@ -248,7 +248,7 @@ def test_a_pause_after_each_full_batch_leaves_room_for_ingestion(now, settings, 
 
     settings.RETENTION_BATCH_PAUSE_MS = 40
     for index in range(5, 10):
-        seed_customer(f"+52155123400{index:02d}", at=now - timedelta(days=400))
+        seed_customer(f"+5255123400{index:02d}", at=now - timedelta(days=400))
     with freeze_time(now + timedelta(minutes=1)):
         report = retention_apply()
     # Between batches only: a batch that came back short was the last of its table.
@@ -261,7 +261,7 @@ def test_every_batch_reads_its_rows_straight_from_an_index_in_walk_order(now, se
     are disabled so the planner shows what it would do on a big table (tiny test tables have no statistics)."""
     settings.RETENTION_BATCH_SIZE = 2
     for index in range(3):
-        seed_customer(f"+52155123400{index:02d}", at=now - timedelta(days=4000))
+        seed_customer(f"+5255123400{index:02d}", at=now - timedelta(days=4000))
     with freeze_time(now), CaptureQueriesContext(connection) as queries:
         retention_apply()
 

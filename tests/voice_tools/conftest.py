@@ -15,7 +15,7 @@ from tests.support.fixtures import (  # noqa: F401 (shared fixtures)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
 CONVERSATION = "conv_8901k5zvyjhmfg983brhmhkd98n6"  # the one of the initiation and post-call fixtures
-CALLER = "+5215512345678"
+CALLER = "+525512345678"  # canonical; tools also get it as 521… and JIDs
 SEND = "/webhooks/elevenlabs/tools/otp/send"
 VERIFY = "/webhooks/elevenlabs/tools/otp/verify"
 INITIATION = "/webhooks/elevenlabs/initiation"

@@ -62,7 +62,7 @@ def test_transcription_fixture_with_its_recorded_signature_creates_the_call(clie
     detail = interaction.call_detail
     assert detail.duration_seconds == 248
     assert (detail.ended_at - detail.started_at).total_seconds() == 248
-    assert detail.agent_number == "+5215587654321"
+    assert detail.agent_number == "+525587654321"
     assert detail.call_sid == "CA9f3c2b1a0e8d7c6b5a4f3e2d1c0b9a8f"
     assert detail.phone_call_type == "twilio"
     assert detail.end_reason == "Client disconnected: 1000"
