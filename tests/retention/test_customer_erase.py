@@ -55,7 +55,7 @@ def test_erasure_redacts_everything_of_one_phone_and_leaves_others_intact(now):
     assert storage.exists(other.recordings[0])
 
     (record,) = audit_records("retention.customer_erase")
-    assert record.data["reason"] == "Customer request REQ-42 from +52******5678"
+    assert record.data["reason"] == "Customer request REQ-42 from +52*******5678"
     assert record.data["phone"] == "+52******5678" and record.data["counts"] == result["counts"]
     assert "5512345678" not in str(record.data) + record.target_id
 

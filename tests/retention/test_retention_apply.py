@@ -150,7 +150,7 @@ def test_deletion_removes_rows_with_what_hangs_from_them(now):
     assert deleted[("interactions", "whatsapp")]["counts"]["messages"] == 2
 
 
-def test_audit_records_are_kept_longest_and_purged_through_the_trigger(now):
+def test_audit_records_are_kept_longest_and_purged_through_the_purge_function(now):
     with freeze_time(now - timedelta(days=3700)):
         ancient = audit_log_record(actor=Actor.system("test"), action="test.ancient")
     with freeze_time(now - timedelta(days=3000)):
@@ -161,6 +161,7 @@ def test_audit_records_are_kept_longest_and_purged_through_the_trigger(now):
     assert AuditLog.objects.filter(pk=old.pk).exists()
     (purge,) = audit_records("retention.delete")
     assert purge.target_type == "audit_records" and purge.data["counts"] == {"audit_records": 1}
+    assert purge.data["anchor"] == {"seq": ancient.chain_seq, "hash": ancient.chain_hash}
 
 
 def test_every_batch_and_every_run_leave_audit_records_with_counts(now, settings):
@@ -273,8 +274,7 @@ def test_every_batch_reads_its_rows_straight_from_an_index_in_walk_order(now, se
         '"interactions_calldetail"',
         '"webhooks_interactionevent"',
         '"otp_otpchallenge"',
-        '"audit_auditlog"',
-    }
+    }  # audit records are deleted by the database's `audit_purge` (tests/security/test_audit_integrity.py)
     assert any(") > (" in sql for sql in walks)  # later batches start after the last key
     for sql in walks:
         with connection.cursor() as cursor:
