@@ -145,7 +145,7 @@ def test_the_rate_limit_of_the_otp_service_holds_through_the_tool(agent, sms_out
 
 
 def test_the_number_comes_from_the_call_and_a_spoken_number_is_ignored_unless_allowed(agent, sms_outbox, settings):
-    other = "+5215599990000"
+    other = "+525599990000"  # canonical; spoken below as "+52 1 55 9999 0000"
     assert send(agent, phone_number=other)["masked_phone"] == "+52******5678"
     assert sms_outbox[-1][0] == CALLER
 
