@@ -438,7 +438,11 @@ OTP_HASH_KEY = env.str("OTP_HASH_KEY", default="") or hashlib.sha256(f"otp:{SECR
 # Per API client (key or user): at most _MAX challenges per _WINDOW_SECONDS (0: off).
 OTP_CLIENT_RATE_LIMIT_MAX = env.int("OTP_CLIENT_RATE_LIMIT_MAX", default=1000)
 OTP_CLIENT_RATE_LIMIT_WINDOW_SECONDS = env.int("OTP_CLIENT_RATE_LIMIT_WINDOW_SECONDS", default=3600)
-OTP_PURPOSES = _csv("OTP_PURPOSES") or ["login", "transaction", "password_reset", "phone_change", "identity"]
+# Unset: any purpose slug (lowercase letters, digits, `_`, `-`, `.`, up to 32 characters), as the earlier backend took;
+# set (comma-separated): an allow-list.
+OTP_PURPOSES = _csv("OTP_PURPOSES")
+# Per API client (key or user): at most _MAX verifications per OTP_CLIENT_RATE_LIMIT_WINDOW_SECONDS (0: off).
+OTP_CLIENT_VERIFY_RATE_LIMIT_MAX = env.int("OTP_CLIENT_VERIFY_RATE_LIMIT_MAX", default=3000)
 OTP_DEFAULT_LANGUAGE = env.str("OTP_DEFAULT_LANGUAGE", default="es")
 OTP_IDEMPOTENCY_TTL_SECONDS = env.int("OTP_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 # SMS text per purpose ("default" for the rest) and language; {code} and {minutes} are filled in.

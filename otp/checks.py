@@ -27,3 +27,20 @@ def otp_settings_check(app_configs, **kwargs):
             if "{code}" not in text:
                 errors.append(Error(f"OTP_SMS_TEMPLATES[{purpose!r}][{language!r}] has no {{code}}.", id="otp.E004"))
     return errors
+
+
+@register()
+def otp_purposes_check(app_configs, **kwargs):
+    from .services import PURPOSE_RE
+
+    purpose = settings.VOICE_OTP_PURPOSE
+    allowed = settings.OTP_PURPOSES
+    if (allowed and purpose not in allowed) or (not allowed and not PURPOSE_RE.match(purpose or "")):
+        return [
+            Error(
+                f"VOICE_OTP_PURPOSE {purpose!r} is not a purpose the OTP service takes (OTP_PURPOSES, or a slug of "
+                "lowercase letters, digits, `_`, `-`, `.` when it is unset).",
+                id="otp.E005",
+            )
+        ]
+    return []

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -34,6 +35,18 @@ def code_hash(*, challenge_id, code: str) -> str:
     """HMAC-SHA256 keyed by OTP_HASH_KEY over the challenge id and the code: a stolen table cannot be brute-forced
     without the key, and a hash is worthless for any other challenge."""
     return _hmac(f"code:{challenge_id}:{code}")
+
+
+def code_clean(code: object) -> str | None:
+    """The code as the customer typed it, read as ASCII digits (digits of any script are the digits they are,
+    spaces and dashes between groups are ignored), or None when it cannot be a code: not only digits, or not
+    OTP_CODE_LENGTH of them. Such a code is refused without spending an attempt."""
+    if not isinstance(code, str | int) or isinstance(code, bool):
+        return None
+    text = "".join(str(unicodedata.decimal(char, char)) for char in str(code) if char not in " -\u00a0")
+    if len(text) != code_length() or not text.isascii() or not text.isdigit():
+        return None
+    return text
 
 
 def code_matches(*, challenge_id, code: str, stored_hash: str) -> bool:

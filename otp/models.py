@@ -116,3 +116,24 @@ class OtpIdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.key}"
+
+
+class OtpClientCounter(models.Model):
+    """How many verifications an API client made in one fixed window (otp.limits): the per-client limit on
+    verification, as OtpChallenge rows are the count of creations."""
+
+    id = models.BigAutoField(primary_key=True)
+    client_id = models.CharField(_("client"), max_length=150)
+    window_start = models.DateTimeField(_("window start"))
+    verifications = models.PositiveIntegerField(_("verifications"), default=0)
+
+    class Meta:
+        verbose_name = _("OTP client counter")
+        verbose_name_plural = _("OTP client counters")
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "window_start"], name="otp_client_counter_window_uniq"),
+        ]
+        indexes = [models.Index(fields=["window_start"], name="otp_client_counter_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.window_start:%Y-%m-%d %H:%M} {self.verifications}"

@@ -21,8 +21,12 @@ def challenge_public_dict(challenge: OtpChallenge) -> dict:
     }
 
 
-def otp_challenge_get(*, challenge_id) -> OtpChallenge | None:
-    return OtpChallenge.objects.select_related("message").filter(pk=challenge_id).first()
+def otp_challenge_get(*, challenge_id, client_id: str | None = None) -> OtpChallenge | None:
+    """A challenge by id; with `client_id`, only one that client created (another's is as if it did not exist)."""
+    challenges = OtpChallenge.objects.select_related("message").filter(pk=challenge_id)
+    if client_id:
+        challenges = challenges.filter(client_id=client_id)
+    return challenges.first()
 
 
 def otp_daily_conversion(*, start: date, end: date) -> list[dict]:

@@ -13,6 +13,7 @@ marker once sent); the challenge keeps an HMAC of it.
 
 import logging
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,8 @@ from interactions.models import Interaction
 from interactions.services import message_send
 
 from . import codes
-from .models import OtpChallenge, OtpIdempotencyRecord, OtpStatus
+from .limits import client_counter_increment
+from .models import OtpChallenge, OtpClientCounter, OtpIdempotencyRecord, OtpStatus
 from .selectors import challenge_public_dict
 
 logger = logging.getLogger(__name__)
@@ -109,10 +111,23 @@ def _phone_clean(phone) -> str:
     return e164
 
 
+PURPOSE_RE = re.compile(r"^[a-z0-9_.\-]{1,32}$")
+
+
 def _purpose_clean(purpose) -> str:
-    if not isinstance(purpose, str) or purpose not in settings.OTP_PURPOSES:
+    """With OTP_PURPOSES set, one of them; unset, any slug (as the earlier backend took)."""
+    allowed = settings.OTP_PURPOSES
+    if allowed:
+        if not isinstance(purpose, str) or purpose not in allowed:
+            raise ApplicationError(
+                f"Unknown purpose; use one of: {', '.join(allowed)}.", code="invalid_purpose", attr="purpose"
+            )
+        return purpose
+    if not isinstance(purpose, str) or not PURPOSE_RE.match(purpose):
         raise ApplicationError(
-            f"Unknown purpose; use one of: {', '.join(settings.OTP_PURPOSES)}.", code="invalid_purpose", attr="purpose"
+            "The purpose must be 1 to 32 lowercase letters, digits, `_`, `-` or `.`.",
+            code="invalid_purpose",
+            attr="purpose",
         )
     return purpose
 
@@ -349,16 +364,24 @@ def otp_verify(
     purpose: str | None = None,
     context: dict | None = None,
     conversation_id: str | None = None,
+    client_id: str | None = None,
     ip_address: str | None = None,
 ) -> OtpVerifyResult:
-    """Check `code` against a challenge (by id, or the latest of `phone` and `purpose`) and, if it and the bound
-    `context` match, approve it. Every outcome is an OtpVerifyResult carrying the contract's answer; an unknown
-    challenge is ApplicationError 404, a bad phone or purpose a 400.
+    """Check `code` against a challenge (by id, or the latest of `phone` and `purpose`; both must agree when both
+    are given) and, if it and the bound `context` match, approve it. Every outcome is an OtpVerifyResult carrying the
+    contract's answer; a challenge that does not exist or belongs to another client than `client_id` is
+    ApplicationError 404 (and spends nothing), a malformed code, phone or purpose a 400 (and spends nothing), a
+    client past OTP_CLIENT_VERIFY_RATE_LIMIT_MAX verifications in the window OtpRateLimited (429).
 
     A wrong code (or context) counts one attempt atomically; the attempt that reaches `max_attempts` locks the
     challenge and answers 429 `max_attempts`. A right code approves at most once."""
+    code = codes.code_clean(code)
+    if code is None:
+        raise ApplicationError(f"The code is {codes.code_length()} digits.", code="invalid_code", attr="code")
+    if client_id:
+        _verify_limit_check(client_id=client_id)
     challenge = _challenge_find(
-        challenge_id=challenge_id, phone=phone, purpose=purpose, conversation_id=conversation_id
+        challenge_id=challenge_id, phone=phone, purpose=purpose, conversation_id=conversation_id, client_id=client_id
     )
     now = timezone.now()
     if challenge.status == OtpStatus.PENDING and challenge.expires_at <= now:
@@ -395,27 +418,60 @@ def otp_verify(
     return _closed_result(challenge=challenge, actor=actor, ip=ip_address)
 
 
-def _challenge_find(*, challenge_id, phone, purpose, conversation_id) -> OtpChallenge:
+def _verify_limit_check(*, client_id: str) -> None:
+    limit = settings.OTP_CLIENT_VERIFY_RATE_LIMIT_MAX
+    if limit <= 0:
+        return
+    count, retry_after = client_counter_increment(
+        client_id=client_id, window_seconds=settings.OTP_CLIENT_RATE_LIMIT_WINDOW_SECONDS
+    )
+    if count > limit:
+        logger.warning("otp_rate_limited", extra={"rule": "client_verify", "client": client_id})
+        raise OtpRateLimited(
+            "This client has made too many verifications; try again later.",
+            retry_after=retry_after,
+            code="client_rate_limited",
+        )
+
+
+def _not_found() -> ApplicationError:
+    return ApplicationError("No such OTP challenge.", code="not_found", status=404)
+
+
+def _challenge_find(*, challenge_id, phone, purpose, conversation_id, client_id=None) -> OtpChallenge:
+    """The challenge to verify: by id, or the newest of the phone and purpose; only among `client_id`'s own
+    challenges when it is given (another client's challenge is as if it did not exist)."""
     queryset = OtpChallenge.objects.select_related("message")
+    if client_id:
+        queryset = queryset.filter(client_id=client_id)
     if conversation_id:
         queryset = queryset.filter(conversation_id=conversation_id)
-    if challenge_id:
-        try:
-            challenge = queryset.filter(pk=uuid.UUID(str(challenge_id))).first()
-        except ValueError:
-            challenge = None
-    else:
-        if not phone or not purpose:
-            raise ApplicationError("Give the challenge id, or the phone and purpose.", code="required", attr="id")
+    e164 = None
+    if phone:
         try:
             e164 = phone_normalize(phone)
         except InvalidPhoneNumber as exc:
             raise ApplicationError("Enter a phone number in E.164 format.", code="invalid_phone", attr="phone") from exc
+    if purpose:
         purpose = _purpose_clean(purpose)
+    if challenge_id:
+        try:
+            queryset = queryset.filter(pk=uuid.UUID(str(challenge_id)))
+        except ValueError:
+            raise _not_found() from None
+        # Given together, the id and the phone (and purpose) must name the same challenge.
+        if e164:
+            queryset = queryset.filter(phone=e164)
+        if purpose:
+            queryset = queryset.filter(purpose=purpose)
+        challenge = queryset.first()
+    else:
+        if not e164 or not purpose:
+            raise ApplicationError("Give the challenge id, or the phone and purpose.", code="required", attr="id")
         # The newest challenge of the pair is the pending one, if any (a new challenge cancels the previous).
         challenge = queryset.filter(phone=e164, purpose=purpose).order_by("-created_at", "-id").first()
     if challenge is None:
-        raise ApplicationError("No such OTP challenge.", code="not_found", status=404)
+        raise _not_found()
     return challenge
 
 
@@ -507,11 +563,19 @@ def _closed_result(*, challenge: OtpChallenge, actor: Actor, ip: str | None) -> 
 # --- cancel, delivery failure, expiry, purge -------------------------------------------------------------------------
 
 
-def otp_cancel(*, challenge_id, actor: Actor, reason: str = "", ip_address: str | None = None) -> bool:
-    """Cancel a pending challenge (an operator, the admin). Returns whether it was pending."""
+def otp_cancel(
+    *, challenge_id, actor: Actor, reason: str = "", client_id: str | None = None, ip_address: str | None = None
+) -> bool:
+    """Cancel a pending challenge: its client (the API), or the back office (no `client_id`). Returns whether it was
+    pending; a challenge of another client than `client_id` is ApplicationError 404."""
     now = timezone.now()
     with transaction.atomic():
-        challenge = OtpChallenge.objects.select_for_update().filter(pk=challenge_id).first()
+        challenges = OtpChallenge.objects.select_for_update()
+        if client_id:
+            challenges = challenges.filter(client_id=client_id)
+        challenge = challenges.filter(pk=challenge_id).first()
+        if challenge is None and client_id:
+            raise _not_found()
         if challenge is None or challenge.status != OtpStatus.PENDING:
             return False
         OtpChallenge.objects.filter(pk=challenge.pk).update(status=OtpStatus.CANCELED, closed_at=now, updated_at=now)
@@ -571,9 +635,13 @@ def otp_challenges_purge(*, older_than: timedelta, dry_run: bool = False, now: d
     old_keys = OtpIdempotencyRecord.objects.filter(
         created_at__lt=min(cutoff, now - timedelta(seconds=settings.OTP_IDEMPOTENCY_TTL_SECONDS))
     )
+    old_counters = OtpClientCounter.objects.filter(
+        window_start__lt=now - timedelta(seconds=2 * settings.OTP_CLIENT_RATE_LIMIT_WINDOW_SECONDS)
+    )
     if dry_run:
         return {"expired": overdue.count(), "deleted": old.count(), "idempotency_deleted": old_keys.count()}
     report = {"expired": otp_challenges_expire(now=now), "deleted": 0, "idempotency_deleted": 0}
+    old_counters.delete()  # verification counts of windows long over (a few rows per client and window)
     for name, queryset in (("idempotency_deleted", old_keys), ("deleted", old)):
         while True:
             with transaction.atomic():

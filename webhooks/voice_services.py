@@ -238,13 +238,23 @@ def voice_otp_verify(*, request: VoiceToolRequest, ip_address: str | None = None
             verified=False,
             code_length=length,
         )
-    outcome = otp_verify(
-        code=digits,
-        actor=voice_actor(),
-        challenge_id=challenge.pk,
-        conversation_id=conversation_id,
-        ip_address=ip_address,
-    )
+    if len(digits) != length:  # a closed challenge: what closed it is the answer (a wrong length spends nothing)
+        status = OtpStatus.EXPIRED if challenge.status == OtpStatus.PENDING else challenge.status
+        result, message = _CLOSED_ANSWERS.get(status, ("no_challenge", "No code can be checked now."))
+        return _answer(result, message, verified=result == "already_verified")
+    try:
+        outcome = otp_verify(
+            code=digits,
+            actor=voice_actor(),
+            challenge_id=challenge.pk,
+            client_id=VOICE_CLIENT_ID,
+            conversation_id=conversation_id,
+            ip_address=ip_address,
+        )
+    except OtpRateLimited:
+        return _answer(
+            "unavailable", "Codes cannot be checked right now. Apologise and offer another way.", verified=False
+        )
     if outcome.verified:
         voice_call_verified_mark(
             provider=provider,

@@ -7,7 +7,11 @@ from ..codes import CODE_LENGTH_MAX
 
 class OtpCreateInputSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=32, help_text="The customer's number in E.164, e.g. +5215512345678.")
-    purpose = serializers.CharField(max_length=32, help_text="What the code is for (OTP_PURPOSES), e.g. `login`.")
+    purpose = serializers.CharField(
+        max_length=32,
+        help_text="What the code is for, e.g. `login`: lowercase letters, digits, `_`, `-`, `.` (or one of "
+        "OTP_PURPOSES when the bank set that allow-list).",
+    )
     language = serializers.CharField(
         max_length=8, required=False, allow_blank=True, help_text="Language of the SMS: `en` or `es`."
     )
@@ -25,8 +29,11 @@ class OtpVerifyInputSerializer(serializers.Serializer):
     id = serializers.UUIDField(required=False, help_text="The challenge id (or give phone and purpose).")
     phone = serializers.CharField(max_length=32, required=False)
     purpose = serializers.CharField(max_length=32, required=False)
-    code = serializers.RegexField(
-        r"^\d+$", max_length=CODE_LENGTH_MAX, help_text="The digits the customer received by SMS."
+    code = serializers.CharField(
+        max_length=CODE_LENGTH_MAX * 3,
+        trim_whitespace=True,
+        help_text="The digits the customer received by SMS (OTP_CODE_LENGTH of them; spaces between groups are "
+        "ignored). Anything else is a 400 that spends no attempt.",
     )
     context = serializers.DictField(required=False, allow_null=True, allow_empty=False)
     conversation_id = serializers.CharField(max_length=128, required=False, allow_blank=True)

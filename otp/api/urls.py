@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import OtpChallengeDetailView, OtpCreateView, OtpVerifyView
+from .views import OtpCancelView, OtpChallengeDetailView, OtpCreateView, OtpVerifyView
 
 app_name = "otp-api"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("otp", OtpCreateView.as_view(), name="otp-create"),
     path("otp/verify", OtpVerifyView.as_view(), name="otp-verify"),
     path("otp/<uuid:challenge_id>", OtpChallengeDetailView.as_view(), name="otp-detail"),
+    path("otp/<uuid:challenge_id>/cancel", OtpCancelView.as_view(), name="otp-cancel"),
 ]

@@ -19,7 +19,7 @@ from contactcenter.common.errors import ApplicationError
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 
 from ..selectors import challenge_public_dict, otp_challenge_get
-from ..services import otp_request, otp_verify
+from ..services import otp_cancel, otp_request, otp_verify
 from .serializers import (
     OtpChallengeOutputSerializer,
     OtpCreateInputSerializer,
@@ -137,10 +137,13 @@ class OtpVerifyView(_OtpView):
     @extend_schema(
         operation_id="otp_verify",
         summary="Check a one-time passcode",
-        description="By challenge id, or by phone and purpose (the latest challenge of the pair). A code works once; "
-        "a wrong code (or a context other than the one bound at creation) counts one attempt, and the attempt that "
-        "uses the last one locks the challenge (429 max_attempts). Expired: 410. Already approved, replaced by a "
-        "newer challenge, canceled or its SMS failed: 409.",
+        description="By challenge id, or by phone and purpose (the latest challenge of the pair); given together they "
+        "must name the same challenge. Only the client that created a challenge can verify it: any other gets 404, "
+        "as for a challenge that does not exist, and spends nothing. A code works once; a wrong code (or a context "
+        "other than the one bound at creation) counts one attempt, and the attempt that uses the last one locks the "
+        "challenge (429 max_attempts). A code that is not OTP_CODE_LENGTH digits is a 400 (`invalid_code`) and spends "
+        "no attempt. Expired: 410. Already approved, replaced by a newer challenge, canceled or its SMS failed: 409. "
+        "Past OTP_CLIENT_VERIFY_RATE_LIMIT_MAX verifications in the window: 429 `client_rate_limited`.",
         request=OtpVerifyInputSerializer,
         responses={
             200: OtpVerifyApprovedSerializer,
@@ -185,7 +188,7 @@ class OtpVerifyView(_OtpView):
         serializer = OtpVerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        actor, _ = caller_identity(request)
+        actor, client_id = caller_identity(request)
         result = otp_verify(
             code=data["code"],
             challenge_id=data.get("id"),
@@ -194,6 +197,7 @@ class OtpVerifyView(_OtpView):
             context=data.get("context"),
             conversation_id=data.get("conversation_id") or None,
             actor=actor,
+            client_id=client_id,
             ip_address=caller_ip(request),
         )
         return Response(result.body, status=result.http_status)
@@ -212,7 +216,32 @@ class OtpChallengeDetailView(_OtpView):
         },
     )
     def get(self, request, challenge_id):
-        challenge = otp_challenge_get(challenge_id=challenge_id)
+        _actor, client_id = caller_identity(request)
+        challenge = otp_challenge_get(challenge_id=challenge_id, client_id=client_id)
         if challenge is None:
             raise ApplicationError("No such OTP challenge.", code="not_found", status=404)
         return Response(challenge_public_dict(challenge))
+
+
+@extend_schema(tags=["OTP"])
+class OtpCancelView(_OtpView):
+    @extend_schema(
+        operation_id="otp_cancel",
+        summary="Cancel a pending challenge",
+        description="The client that created the challenge cancels it (the customer gave up, the app moved on): the "
+        "code no longer verifies. Another client's challenge: 404. A challenge no longer pending: 409 with its "
+        "status.",
+        request=None,
+        responses={
+            200: OtpChallengeOutputSerializer,
+            404: OpenApiResponse(ClientErrorResponseSerializer, description="No such challenge."),
+            409: OpenApiResponse(ClientErrorResponseSerializer, description="The challenge is not pending."),
+        },
+    )
+    def post(self, request, challenge_id):
+        actor, client_id = caller_identity(request)
+        if not otp_cancel(
+            challenge_id=challenge_id, actor=actor, reason="client", client_id=client_id, ip_address=caller_ip(request)
+        ):
+            raise ApplicationError("The challenge is not pending.", code="not_pending", status=409)
+        return Response(challenge_public_dict(otp_challenge_get(challenge_id=challenge_id, client_id=client_id)))
