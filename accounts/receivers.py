@@ -31,14 +31,15 @@ def user_post_save(sender, instance, created=False, raw=False, **kwargs) -> None
         account_tokens_revoke(user_id=instance.pk, reason=reason)
 
 
-def device_post_delete(sender, instance, **kwargs) -> None:
+def device_post_delete(sender, instance, origin=None, **kwargs) -> None:
     from django.contrib.auth import get_user_model
 
     from .services import account_tokens_revoke
 
-    # A device deleted together with its user (CASCADE) has no tokens left to end.
-    if instance.user_id and get_user_model().objects.filter(pk=instance.user_id).exists():
-        account_tokens_revoke(user_id=instance.user_id, reason="second_factor_removed")
+    # A device deleted together with its user (CASCADE from the user) has no tokens left to end.
+    if isinstance(origin, get_user_model()) or not instance.user_id:
+        return
+    account_tokens_revoke(user_id=instance.user_id, reason="second_factor_removed")
 
 
 def user_signed_in(sender, request=None, user=None, **kwargs) -> None:

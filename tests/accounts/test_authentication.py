@@ -234,3 +234,24 @@ def test_role_groups_come_back_after_a_flush():
     call_command("flush", "--no-input", verbosity=0)  # what transactional tests do between tests
     assert Group.objects.filter(name__in=["supervisor", "agent", "auditor", "integration"]).count() == 4
     assert Group.objects.get(name="supervisor").permissions.filter(codename="view_pii").exists()
+
+
+def test_a_user_with_a_second_factor_device_can_be_deleted():
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = make_user(username="leaving", is_staff=True)
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    user.delete()  # the device goes with it; ending its tokens must not recreate rows for a deleted user
+    assert not TOTPDevice.objects.exists()
+
+
+def test_removing_a_second_factor_device_ends_the_users_tokens():
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import AccountSecurity
+    from audit.models import AuditLog
+
+    user = make_user(username="ana-device")
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True).delete()
+    assert AccountSecurity.objects.get(user=user).token_generation == 1
+    assert AuditLog.objects.get(action="auth.tokens_revoked").data == {"reason": "second_factor_removed"}
