@@ -34,11 +34,36 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=InteractionStatus.choices)
 
 
+# A reason given to see or take personal data: long enough to say something, short enough for an audit record.
+REASON_MIN_LENGTH = 5
+REASON_MAX_LENGTH = 200
+
+
 class RevealForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"),
-        min_length=5,
-        max_length=200,
+        min_length=REASON_MIN_LENGTH,
+        max_length=REASON_MAX_LENGTH,
         help_text=_("Why you need the customer's full number. Recorded in the audit log with your name and address."),
         widget=forms.TextInput(attrs={"size": 60}),
     )
+
+
+class ExportForm(forms.Form):
+    """Confirms a CSV export: with the customers' numbers in clear, the user gives a reason, as for a reveal."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        min_length=REASON_MIN_LENGTH,
+        max_length=REASON_MAX_LENGTH,
+        help_text=_(
+            "Why you need the customers' full numbers in a file. Recorded in the audit log with your name, your "
+            "address and what was exported."
+        ),
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+    def __init__(self, *args, reason_required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not reason_required:
+            del self.fields["reason"]

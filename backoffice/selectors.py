@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audit.models import AuditLog
-from contactcenter.common.pii import phone_mask, phones_mask_in_text
+from contactcenter.common.masking import phones_mask
+from contactcenter.common.pii import phone_mask
 from interactions.models import CallDetail, Direction, Interaction, Message, MessageStatus
 from otp.models import OtpChallenge, OtpStatus
 from webhooks.models import EventStatus, InteractionEvent
@@ -21,11 +22,16 @@ SENSITIVE_PLACEHOLDER = gettext_lazy("•••• (hidden: one-time code)")
 
 
 def pretty_json(value) -> str:
-    """Raw payloads for people: indented, keys sorted, phone numbers masked."""
+    """Raw payloads for people: indented, keys sorted, every phone number in them masked (by key and by content, see
+    contactcenter.common.masking); dates, timestamps and ids as they are."""
     if value in (None, "", {}, []):
         return ""
-    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    return phones_mask_in_text(text)
+    return json.dumps(phones_mask(_jsonable(value)), indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _jsonable(value):
+    """The value as JSON would carry it (dates and decimals as text), so that masking sees what people will see."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
 @dataclass
@@ -52,7 +58,7 @@ class Timeline:
 
 def message_body_for_display(message: Message) -> str:
     """A one-time code never shows; phone numbers a customer typed into a message are masked like any other."""
-    return str(SENSITIVE_PLACEHOLDER) if message.is_sensitive else phones_mask_in_text(message.body)
+    return str(SENSITIVE_PLACEHOLDER) if message.is_sensitive else phones_mask(message.body)
 
 
 def interaction_timeline(*, interaction: Interaction) -> Timeline:
@@ -71,7 +77,7 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
                 kind="event",
                 title=f"{event.provider} · {event.event_type or _('event')}",
                 status=event.status,
-                detail=event.error,
+                detail=phones_mask(event.error),
                 payload=pretty_json(event.payload),
                 extra={"id": event.id, "attempts": event.attempts},
             )
@@ -92,7 +98,7 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
                 status=message.status,
                 direction=message.direction,
                 body=message.display_body,
-                detail=" ".join(filter(None, [message.error_code, message.error_message])),
+                detail=phones_mask(" ".join(filter(None, [message.error_code, message.error_message]))),
                 extra={"id": message.id, "provider_message_id": message.provider_message_id or ""},
             )
         )
@@ -100,13 +106,13 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
     call = CallDetail.objects.filter(interaction=interaction).first()
     transcript: list[dict] = []
     if call is not None:
-        call.display_summary = phones_mask_in_text(call.summary)
+        call.display_summary = phones_mask(call.summary)
         for turn in call.transcript if isinstance(call.transcript, list) else []:
             if isinstance(turn, dict):
                 transcript.append(
                     {
                         "role": str(turn.get("role", "")),
-                        "text": phones_mask_in_text(str(turn.get("message") or turn.get("text") or "")),
+                        "text": phones_mask(str(turn.get("message") or turn.get("text") or "")),
                         "seconds": turn.get("time_in_call_secs"),
                     }
                 )
@@ -116,8 +122,8 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
                 kind="call",
                 title=_("Call %(status)s") % {"status": call.conversation_status or ""},
                 status=call.call_successful,
-                detail=call.end_reason or call.failure_reason,
-                body=phones_mask_in_text(call.summary),
+                detail=phones_mask(call.end_reason or call.failure_reason),
+                body=phones_mask(call.summary),
                 extra={"duration": call.duration_seconds},
             )
         )

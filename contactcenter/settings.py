@@ -467,8 +467,27 @@ CELERY_BEAT_SCHEDULE["otp-challenges-expire"] = {
 }
 
 PII_MASKING_ENABLED = env.bool("PII_MASKING_ENABLED", default=True)
+# The most rows one admin CSV export holds; a larger selection is cut to the newest rows, and the user told first.
+EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=50000)
 # Keyed hash of phone numbers, kept for matching after a number is redacted.
 PII_HASH_KEY = env.str("PII_HASH_KEY", default="") or hashlib.sha256(f"pii:{SECRET_KEY}".encode()).hexdigest()
+
+# --- Audit trail and database roles (README "Audit trail", "Database roles") --------------------------------------
+# Key of the audit records' hash chain (HMAC-SHA256, audit/chain.py); the database never holds it. Set it explicitly in
+# production: derived from SECRET_KEY otherwise, and a new SECRET_KEY would make every existing record fail audit_verify.
+AUDIT_CHAIN_KEY = (
+    env.str("AUDIT_CHAIN_KEY", default="") or hashlib.sha256(f"audit-chain:{SECRET_KEY}".encode()).hexdigest()
+)
+# The schema owner's URL: `migrate` and `setup_database_roles` connect with it, web, worker and beat with DATABASE_URL,
+# a role that may only insert and read audit records. Empty: one role does everything (make run, small installs;
+# warned by `check --deploy`, audit.W001).
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+# The daily walk of the audit chain (`audit_verify`), at this hour (TIME_ZONE).
+CELERY_BEAT_SCHEDULE["audit-verify-daily"] = {
+    "task": "audit.verify",
+    "schedule": crontab(hour=env.int("AUDIT_VERIFY_HOUR", default=4), minute=41),
+    "options": {"expires": 6 * 3600},
+}
 
 # --- Data retention (README "Data retention") --------------------------------------------------------------------
 # Days after which each kind of data is redacted or deleted, per channel ("all": not tied to a channel). Each value is

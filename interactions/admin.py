@@ -5,9 +5,9 @@ cost no query over the table, search by full phone number through the keyed-hash
 related rows of a page read in the same query. The change page is read-only (changes go through actions that call
 the services) and shows the interaction's timeline."""
 
-import csv
 import logging
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, StreamingHttpResponse
@@ -21,20 +21,16 @@ from django.utils.translation import ngettext
 
 from audit.services import audit_log_record
 from backoffice.filters import AgentFilter, CreatedFilter, ProviderFilter, known_providers
-from backoffice.forms import AssignForm, RevealForm, StatusForm
+from backoffice.forms import AssignForm, ExportForm, RevealForm, StatusForm
 from backoffice.paginator import CappedCountPaginator
 from backoffice.roles import is_auditor, is_supervisor
 from backoffice.selectors import interaction_timeline, message_body_for_display
 from backoffice.utils import client_ip, request_actor
 from contactcenter.common.admin import ReadOnlyAdmin, RoleScopedAdmin
+from contactcenter.common.csv_export import csv_rows_stream
 from contactcenter.common.errors import ApplicationError
-from contactcenter.common.pii import (
-    InvalidPhoneNumber,
-    phone_hash,
-    phone_mask,
-    phone_normalize,
-    phones_mask_in_text,
-)
+from contactcenter.common.masking import phones_mask
+from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_mask, phone_normalize
 
 from .models import CallDetail, Channel, Direction, Interaction, Message, MessageStatus
 
@@ -44,6 +40,19 @@ logger = logging.getLogger(__name__)
 MAX_ACTION_ROWS = 1000
 RESENDABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
 RECONCILABLE_STATUSES = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT)
+# The most rows one CSV export holds (setting EXPORT_MAX_ROWS): a bigger selection is cut, and the user is told.
+EXPORT_MAX_ROWS_DEFAULT = 50_000
+# Changelist parameters that say how a page is shown, not which rows are selected.
+_NOT_FILTERS = frozenset({"p", "o", "all", "_changelist_filters"})
+# Columns a list or an export never reads: they stay in the database.
+_HEAVY_CALL_COLUMNS = (
+    "metadata",
+    "summary",
+    "call_detail__transcript",
+    "call_detail__analysis",
+    "call_detail__metadata",
+    "call_detail__summary",
+)
 
 
 def _service(name: str):
@@ -166,18 +175,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
 
     def get_queryset(self, request):
         # The page's rows carry their agent and call in one query; the heavy call columns stay in the database.
-        return (
-            super()
-            .get_queryset(request)
-            .defer(
-                "metadata",
-                "summary",
-                "call_detail__transcript",
-                "call_detail__analysis",
-                "call_detail__metadata",
-                "call_detail__summary",
-            )
-        )
+        return super().get_queryset(request).defer(*_HEAVY_CALL_COLUMNS)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -188,7 +186,8 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         except InvalidPhoneNumber:
             e164 = ""
         if e164:
-            return queryset.filter(customer_phone_hash=phone_hash(e164)), False
+            # The canonical number's hash and those of legacy spellings (rows redacted before numbers were canonical).
+            return queryset.filter(customer_phone_hash__in=phone_lookup_hashes(e164)), False
         # Exact external id; the providers are listed so the (provider, external_id) unique index serves it.
         providers = [value for value, _label in known_providers()]
         return queryset.filter(provider__in=providers, external_id=term), False
@@ -203,11 +202,11 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
 
     @admin.display(description=_("subject"))
     def masked_subject(self, obj):
-        return phones_mask_in_text(obj.subject)
+        return phones_mask(obj.subject)
 
     @admin.display(description=_("summary"))
     def masked_summary(self, obj):
-        return phones_mask_in_text(obj.summary)
+        return phones_mask(obj.summary)
 
     @admin.display(description=_("duration"))
     def duration(self, obj):
@@ -451,22 +450,56 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
 
     @admin.action(description=_("Export selected as CSV"), permissions=["export"])
     def export_csv(self, request, queryset):
-        """Streams the selection; phone numbers are masked unless the user may see PII. The export is audited."""
+        """Streams the selection as CSV, newest first, at most EXPORT_MAX_ROWS rows. Phone numbers are masked unless
+        the user may see PII; an export with numbers in clear first asks for a reason, like a reveal. A selection over
+        the cap is announced before the file is made. Every export is audited (what, how many, in clear or not, the
+        reason) before a byte of it leaves, and every cell is neutralized against formula injection."""
         clear = request.user.has_perm("interactions.view_pii")
-        rows = queryset.select_related("assigned_agent", "call_detail").order_by("-created_at", "-id")
+        max_rows = int(getattr(settings, "EXPORT_MAX_ROWS", EXPORT_MAX_ROWS_DEFAULT))
+        matched = queryset.order_by()[: max_rows + 1].count()  # bounded, like the changelist's own count
+        capped = matched > max_rows
+        count = min(matched, max_rows)
+        reason = ""
+        if clear or capped:
+            form = ExportForm(request.POST if "apply" in request.POST else None, reason_required=clear)
+            if not ("apply" in request.POST and form.is_valid()):
+                return self._export_page(request, form, count=count, capped=capped, max_rows=max_rows, clear=clear)
+            reason = form.cleaned_data.get("reason", "")
+
+        select_across = request.POST.get("select_across") == "1"
+        data = {
+            "count": count,
+            "phones": "clear" if clear else "masked",
+            "capped": capped,
+            "max_rows": max_rows,
+            "select_across": select_across,
+            # A search may be a phone number: the audit record keeps it masked, like any number it holds.
+            "filters": phones_mask({k: v for k, v in request.GET.items() if k not in _NOT_FILTERS}),
+        }
+        if not select_across:
+            data["ids"] = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)[:MAX_ACTION_ROWS]
+        if clear:
+            data["reason"] = phones_mask(reason)
         audit_log_record(
             actor=request_actor(request),
             action="interactions.exported",
             target_type="interaction",
-            data={"count": rows.count(), "phones": "clear" if clear else "masked"},
+            data=data,
             ip_address=client_ip(request),
         )
+        if capped:
+            self.message_user(
+                request,
+                _("The export was cut to the newest %(max)d interactions: narrow the filters to export the others.")
+                % {"max": max_rows},
+                messages.WARNING,
+            )
 
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
+        rows = (
+            queryset.select_related("assigned_agent", "call_detail")
+            .defer(*_HEAVY_CALL_COLUMNS)
+            .order_by("-created_at", "-id")[:max_rows]
+        )
         header = [
             "id",
             "channel",
@@ -482,33 +515,51 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
             "last_activity_at",
         ]
 
-        def generate():
-            yield writer.writerow(header)
+        def lines():
             for obj in rows.iterator(chunk_size=2000):
                 try:
                     duration = obj.call_detail.duration_seconds
                 except CallDetail.DoesNotExist:
                     duration = None
-                yield writer.writerow(
-                    [
-                        obj.pk,
-                        obj.channel,
-                        obj.direction,
-                        obj.status,
-                        obj.customer_phone if clear else phone_mask(obj.customer_phone),
-                        obj.provider,
-                        obj.external_id or "",
-                        obj.assigned_agent.get_username() if obj.assigned_agent else "",
-                        obj.started_at.isoformat() if obj.started_at else "",
-                        obj.ended_at.isoformat() if obj.ended_at else "",
-                        "" if duration is None else duration,
-                        obj.last_activity_at.isoformat() if obj.last_activity_at else "",
-                    ]
-                )
+                yield [
+                    obj.pk,
+                    obj.channel,
+                    obj.direction,
+                    obj.status,
+                    obj.customer_phone if clear else phone_mask(obj.customer_phone),
+                    obj.provider,
+                    obj.external_id or "",
+                    obj.assigned_agent.get_username() if obj.assigned_agent else "",
+                    obj.started_at.isoformat() if obj.started_at else "",
+                    obj.ended_at.isoformat() if obj.ended_at else "",
+                    "" if duration is None else duration,
+                    obj.last_activity_at.isoformat() if obj.last_activity_at else "",
+                ]
 
-        response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(csv_rows_stream(header, lines()), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="interactions-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _export_page(self, request, form, *, count: int, capped: bool, max_rows: int, clear: bool):
+        """The page before an export: how many rows, whether the file is cut, and the reason when numbers are in
+        clear. It posts the same selection back (the filters stay in the URL)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Export as CSV"),
+            "form": form,
+            "count": count,
+            "capped": capped,
+            "max_rows": max_rows,
+            "clear": clear,
+            "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        response = TemplateResponse(request, "admin/interactions/interaction/export_form.html", context)
+        response["Cache-Control"] = "no-store"
         return response
 
 
@@ -522,8 +573,8 @@ class MessageAdmin(SupervisorActionsMixin, ReadOnlyAdmin):
     sortable_by = ()
     search_fields = ("=provider_message_id",)
     search_help_text = _("An exact provider message id (e.g. a Twilio SID).")
-    exclude = ("body", "to_phone", "from_phone")
-    readonly_fields = ("masked_to", "masked_from", "shown_body", "interaction_link")
+    exclude = ("body", "to_phone", "from_phone", "error_message")
+    readonly_fields = ("masked_to", "masked_from", "shown_body", "masked_error_message", "interaction_link")
     actions = ("resend_failed", "reconcile_now")
 
     def get_search_results(self, request, queryset, search_term):
@@ -541,6 +592,10 @@ class MessageAdmin(SupervisorActionsMixin, ReadOnlyAdmin):
     @admin.display(description=_("body"))
     def shown_body(self, obj):
         return message_body_for_display(obj)
+
+    @admin.display(description=_("error message"))
+    def masked_error_message(self, obj):
+        return phones_mask(obj.error_message)
 
     @admin.display(description=_("interaction"))
     def interaction_link(self, obj):
@@ -565,9 +620,22 @@ class CallDetailAdmin(ReadOnlyAdmin):
     search_fields = ("=conversation_id",)
     paginator = CappedCountPaginator
     sortable_by = ()
-    exclude = ("customer_number", "transcript", "analysis", "metadata")
-    readonly_fields = ("masked_customer_number",)
+    # Free-form columns (the provider's summary, end and failure reasons) are shown with their numbers masked.
+    exclude = ("customer_number", "transcript", "analysis", "metadata", "summary_title", "summary", "end_reason")
+    readonly_fields = ("masked_customer_number", "masked_summary_title", "masked_summary", "masked_end_reason")
 
     @admin.display(description=_("customer number"))
     def masked_customer_number(self, obj):
         return phone_mask(obj.customer_number)
+
+    @admin.display(description=_("summary title"))
+    def masked_summary_title(self, obj):
+        return phones_mask(obj.summary_title)
+
+    @admin.display(description=_("summary"))
+    def masked_summary(self, obj):
+        return phones_mask(obj.summary)
+
+    @admin.display(description=_("end reason"))
+    def masked_end_reason(self, obj):
+        return phones_mask(obj.end_reason)

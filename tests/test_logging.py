@@ -58,7 +58,7 @@ def test_secrets_inside_text_are_redacted():
 def test_phone_helpers():
     assert phone_normalize("5491112345678@s.whatsapp.net") == "+5491112345678"
     assert phone_normalize("whatsapp:+14155550100") == "+14155550100"
-    assert phone_normalize("+52 1 55 1234 5678") == "+5215512345678"
+    assert phone_normalize("+52 1 55 1234 5678") == "+525512345678"  # Mexico's legacy mobile form, canonical
     assert phone_mask("+5215512344321") == "+52*******4321"
     assert phone_mask("+15551234567") == "+1******4567"
     assert phone_mask("+442071234567") == "+44******4567"
@@ -70,3 +70,58 @@ def test_uuids_and_hex_ids_are_not_taken_for_phone_numbers():
     line = _render("message f83ff81e-d331-4c84-97fe-123456788086 and 12345678-abcd-4c84-97fe-aaaaaaaaaaaa sent")
     assert "f83ff81e-d331-4c84-97fe-123456788086" in line["message"]
     assert "12345678-abcd-4c84-97fe-aaaaaaaaaaaa" in line["message"]
+
+
+def test_dates_times_and_versions_in_log_lines_are_not_taken_for_phone_numbers():
+    line = _render(
+        "twilio api 2010-04-01 at 2026-11-25T12:00:00Z, done 2026-07-25T17:24:08.000000+00:00 from 10.0.0.12"
+    )
+    assert line["message"] == (
+        "twilio api 2010-04-01 at 2026-11-25T12:00:00Z, done 2026-07-25T17:24:08.000000+00:00 from 10.0.0.12"
+    )
+
+
+def test_a_number_under_a_phone_key_is_masked_even_as_a_json_number():
+    line = _render("called", phone=5215512345678, event_timestamp=1785000260)
+    assert line["phone"] == "+52*******5678"
+    assert line["event_timestamp"] == 1785000260
+
+
+def _format_through_handler(logger_name: str, emit) -> str:
+    """What the configured handler (scrub and request-id filters, JSON formatter) writes for the records `emit` logs."""
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.addFilter(ScrubFilter())
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        emit(logger)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    return stream.getvalue()
+
+
+def test_tracebacks_stacks_and_logged_objects_are_scrubbed_whatever_formats_them():
+    class Request:
+        def __repr__(self):
+            return "<WSGIRequest: GET '/api/interactions?phone=%2B5215512345678'>"
+
+    def emit(logger):
+        try:
+            raise ValueError('Failing row contains {"to_phone": "+5215512345678"}')
+        except ValueError:
+            logger.exception("failed", extra={"request": Request()})
+        logger.info("here", stack_info=True, extra={"error": ValueError("to 5215512345678")})
+
+    text = _format_through_handler("tests.logging.scrub", emit)
+    assert "5512345678" not in text and "%2B52155" not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert "+52*******5678" in lines[0]["exc_info"] and "Traceback" in lines[0]["exc_info"]
+    assert "+52*******5678" in lines[0]["request"]
+    assert "stack_info" in lines[1]

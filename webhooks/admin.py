@@ -7,6 +7,7 @@ from backoffice.filters import CreatedFilter, ProviderFilter
 from backoffice.paginator import CappedCountPaginator
 from backoffice.selectors import pretty_json
 from contactcenter.common.admin import ReadOnlyAdmin
+from contactcenter.common.masking import phones_mask
 
 from .models import InteractionEvent
 from .services import webhook_event_replay
@@ -28,10 +29,11 @@ class InteractionEventAdmin(ReadOnlyAdmin):
     paginator = CappedCountPaginator
     sortable_by = ()
     actions = ["replay_events"]
-    # The raw payload holds customers' numbers and texts: shown pretty-printed with phone numbers masked (the full
-    # number is revealed, with a reason, on the interaction's page).
-    exclude = ("payload", "headers", "normalized")
-    readonly_fields = ("pretty_payload", "pretty_normalized")
+    # The raw payload holds customers' numbers and texts: shown pretty-printed with every phone number in it masked,
+    # by the one masking function (the full number is revealed, with a reason, on the interaction's page). The error
+    # text may quote the payload (a database error echoes the failing row): masked too. The raw body is never shown.
+    exclude = ("payload", "headers", "normalized", "error", "raw_body")
+    readonly_fields = ("pretty_payload", "pretty_normalized", "masked_error")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -46,6 +48,10 @@ class InteractionEventAdmin(ReadOnlyAdmin):
     @admin.display(description=_("normalized"))
     def pretty_normalized(self, obj):
         return format_html("<pre class='cc-json'>{}</pre>", pretty_json(obj.normalized) or "{}")
+
+    @admin.display(description=_("error"))
+    def masked_error(self, obj):
+        return phones_mask(obj.error) or "-"
 
     def has_replay_permission(self, request) -> bool:
         return request.user.has_perm("webhooks.change_interactionevent")

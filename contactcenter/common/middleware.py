@@ -1,17 +1,28 @@
 import logging
 import re
 import time
+from urllib.parse import parse_qsl, quote
 
 from .context import client_ip_var, new_request_id, request_client_ip, request_id_var
+from .masking import phones_mask
 
 logger = logging.getLogger("contactcenter.request")
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_QUERY_SECRET_RE = re.compile(r"(?i)((?:^|&)(?:token|key|secret|signature|code)=)[^&]*")
+# Query parameters whose values are never logged.
+_QUERY_SECRET_NAME_RE = re.compile(r"(?i)^(token|key|secret|signature|code|otp|password|api[_-]?key)$")
+# Kept as they are in a logged query value, for a readable line (`phone=+52*******5678`).
+_QUERY_SAFE_CHARS = "*+:@/,[]"
 
 
 def redact_query_string(query: str) -> str:
-    return _QUERY_SECRET_RE.sub(lambda m: m.group(1) + "[REDACTED]", query)
+    """The query string as a log line shows it: each value decoded (`%2B52…` is `+52…`, `%EF%BC%95` is `５`), then
+    redacted when its name is a secret's, or with the phone numbers in it masked (by its name too: `phone=`)."""
+    parts = []
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        shown = "[REDACTED]" if _QUERY_SECRET_NAME_RE.match(name) else phones_mask(value, key=name)
+        parts.append(f"{quote(phones_mask(name), safe=_QUERY_SAFE_CHARS)}={quote(shown, safe=_QUERY_SAFE_CHARS)}")
+    return "&".join(parts)
 
 
 class RequestIdMiddleware:
@@ -37,7 +48,8 @@ class RequestIdMiddleware:
 
 
 class RequestLogMiddleware:
-    """One JSON line per request: method, path, status, duration and the request id (tokens in queries redacted)."""
+    """One JSON line per request: method, path, status, duration and the request id. Tokens in the query are
+    redacted and phone numbers in the path and the query masked, whatever their spelling (see redact_query_string)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -47,7 +59,7 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         query = request.META.get("QUERY_STRING", "")
-        path = request.path + ("?" + redact_query_string(query) if query else "")
+        path = phones_mask(request.path) + ("?" + redact_query_string(query) if query else "")
         level = logging.ERROR if response.status_code >= 500 else logging.INFO
         logger.log(
             level,

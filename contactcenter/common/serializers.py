@@ -1,9 +1,13 @@
-"""The one serializer field that decides whether a phone number is shown masked or in clear."""
+"""What decides whether phone numbers are shown masked or in clear: `MaskedPhoneField` for a number, `MaskedTextField`
+and `pii_masked_in_context` for free-form data that may carry numbers (a message body, a summary, a transcript with
+its tool calls). One decision per response (`pii_visible_in_context`), one masking function
+(`contactcenter.common.masking.phones_mask`)."""
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import phone_mask
 
 # Set by a view to decide once for a whole response; otherwise computed from the request on first use.
@@ -43,3 +47,26 @@ class MaskedPhoneField(serializers.ReadOnlyField):
         if pii_visible_in_context(self.root.context):
             return value
         return phone_mask(value)
+
+
+def pii_masked_in_context(value, context: dict):
+    """`value` (any JSON value or text) as this serializer context may see it: in clear when it may see PII, else with
+    every phone number in it masked."""
+    if value in (None, "") or pii_visible_in_context(context):
+        return value
+    return phones_mask(value)
+
+
+class MaskedTextField(serializers.CharField):
+    """Read-only free text (a message body, a summary) with the phone numbers in it masked unless the caller may see
+    PII, as MaskedPhoneField decides."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        kwargs.setdefault(
+            "help_text", "Free text; the phone numbers in it are masked unless the caller may see PII (`view_pii`)."
+        )
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return pii_masked_in_context(super().to_representation(value), self.root.context)

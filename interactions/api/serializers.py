@@ -1,9 +1,11 @@
-"""Input and output serializers of the interactions API. Phones go through MaskedPhoneField, always."""
+"""Input and output serializers of the interactions API. Phones go through MaskedPhoneField, free-form text and JSON
+(bodies, summaries, transcripts with their tool calls) through MaskedTextField / MaskedJSONField: the phone numbers in
+them are masked for callers who may not see PII, always."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contactcenter.common.serializers import MaskedPhoneField
+from contactcenter.common.serializers import MaskedPhoneField, MaskedTextField, pii_masked_in_context
 
 from ..models import CallDetail, Interaction, InteractionStatus, Message
 
@@ -18,6 +20,7 @@ class AgentSerializer(serializers.Serializer):
 class InteractionListSerializer(serializers.ModelSerializer):
     customer_phone = MaskedPhoneField()
     assigned_agent = AgentSerializer(read_only=True, allow_null=True)
+    subject = MaskedTextField()
     redacted = serializers.SerializerMethodField()
 
     class Meta:
@@ -50,8 +53,10 @@ class MessageSerializer(serializers.ModelSerializer):
     to_phone = MaskedPhoneField()
     from_phone = MaskedPhoneField()
     body = serializers.SerializerMethodField(
-        help_text=f"The text, or `{SENSITIVE_BODY_PLACEHOLDER}` for sensitive messages (OTP codes)."
+        help_text=f"The text, or `{SENSITIVE_BODY_PLACEHOLDER}` for sensitive messages (OTP codes). Phone numbers "
+        "in it are masked unless the caller may see PII."
     )
+    error_message = MaskedTextField()
     media_url = serializers.CharField(read_only=True, help_text="URL of the attached media (WhatsApp), or empty.")
 
     class Meta:
@@ -85,13 +90,17 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_body(self, obj) -> str:
-        return SENSITIVE_BODY_PLACEHOLDER if obj.is_sensitive else obj.body
+        return SENSITIVE_BODY_PLACEHOLDER if obj.is_sensitive else pii_masked_in_context(obj.body, self.context)
 
 
 class CallDetailSerializer(serializers.ModelSerializer):
     customer_number = MaskedPhoneField()
     recording_url = serializers.SerializerMethodField()
     transcript = serializers.SerializerMethodField()
+    end_reason = MaskedTextField()
+    failure_reason = MaskedTextField()
+    summary_title = MaskedTextField()
+    summary = MaskedTextField()
 
     class Meta:
         model = CallDetail
@@ -129,11 +138,12 @@ class CallDetailSerializer(serializers.ModelSerializer):
         {
             "type": "array",
             "items": {"type": "object", "additionalProperties": True},
-            "description": "The conversation turns as the voice provider sent them (role, message, time in call…).",
+            "description": "The conversation turns as the voice provider sent them (role, message, time in call, "
+            "tool calls and results…), phone numbers masked unless the caller may see PII.",
         }
     )
     def get_transcript(self, obj):
-        return obj.transcript if isinstance(obj.transcript, list) else []
+        return pii_masked_in_context(obj.transcript, self.context) if isinstance(obj.transcript, list) else []
 
 
 class EventSummarySerializer(serializers.Serializer):
@@ -143,7 +153,7 @@ class EventSummarySerializer(serializers.Serializer):
 
 
 class InteractionDetailSerializer(InteractionListSerializer):
-    summary = serializers.CharField(read_only=True)
+    summary = MaskedTextField()
     messages = MessageSerializer(many=True, read_only=True)
     call_detail = CallDetailSerializer(read_only=True, allow_null=True, help_text="Voice calls only; null otherwise.")
     event_summary = serializers.SerializerMethodField()

@@ -7,6 +7,7 @@ import pytest
 
 import interactions.services as interaction_services
 from audit.models import AuditLog
+from contactcenter.common.pii import phone_mask
 from interactions.models import Message
 from tests.backoffice.conftest import make_interaction, make_sms
 from webhooks.models import InteractionEvent
@@ -62,17 +63,24 @@ def test_export_is_masked_without_view_pii_and_audited(staff_client, make_staff)
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][4] == "customer_phone"
-    assert rows[1][4] == "+52*******4321"
+    # A cell starting with `+` is prefixed with `'` (CSV-injection rule, tests/security/test_personal_data.py).
+    interaction.refresh_from_db()
+    assert rows[1][4] == "'" + phone_mask(interaction.customer_phone)
     record = AuditLog.objects.get(action="interactions.exported")
-    assert record.data == {"count": 1, "phones": "masked"}
+    assert record.data["count"] == 1 and record.data["phones"] == "masked"
+    assert record.data["ids"] == [str(interaction.pk)] and "reason" not in record.data
 
 
-def test_export_is_clear_for_view_pii(staff_client, supervisor):
+def test_export_is_clear_for_view_pii_once_a_reason_is_given(staff_client, supervisor):
     interaction = make_interaction(phone="+5215512344321")
-    response = act(staff_client(supervisor), "export_csv", [interaction])
+    client = staff_client(supervisor)
+    assert b'name="reason"' in act(client, "export_csv", [interaction]).content
+    response = act(client, "export_csv", [interaction], reason="Regulator request R-17", apply="1")
     body = b"".join(response.streaming_content).decode()
-    assert "+5215512344321" in body
-    assert AuditLog.objects.get(action="interactions.exported").data["phones"] == "clear"
+    interaction.refresh_from_db()
+    assert "'" + interaction.customer_phone in body
+    record = AuditLog.objects.get(action="interactions.exported")
+    assert record.data["phones"] == "clear" and record.data["reason"] == "Regulator request R-17"
 
 
 def test_resend_and_reconcile_pick_the_right_sms(staff_client, supervisor, monkeypatch):
