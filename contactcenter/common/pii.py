@@ -153,12 +153,3 @@ def phone_lookup_hashes(e164: str) -> list[str]:
     """The keyed hashes under which rows of this number may be stored: its canonical form's, and those of the
     spellings used before numbers were made canonical (see phone_spellings)."""
     return [phone_hash(spelling) for spelling in phone_spellings(e164)]
-
-
-# Runs of digits that look like a phone number inside free text (log messages): 8 to 15 digits, optionally with `+`
-# and single separators. Hex ids and UUIDs are not matched: letters and the dashes of their groups break the run.
-PHONE_IN_TEXT_RE = re.compile(r"(?<![\w+\-])\+?\d(?:[\s\-.]?\d){7,14}(?![\w\-])")
-
-
-def phones_mask_in_text(text: str) -> str:
-    return PHONE_IN_TEXT_RE.sub(lambda m: phone_mask("+" + re.sub(r"\D", "", m.group(0))), text)

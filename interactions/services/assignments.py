@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
+from contactcenter.common.masking import phones_mask
 
 from ..models import Interaction, InteractionStatus
 
@@ -134,6 +135,6 @@ def interaction_pii_reveal(
         action="interaction.pii_viewed",
         target_type="interaction",
         target_id=interaction.pk,
-        data={"reason": reason[:200]},
+        data={"reason": phones_mask(reason)[:200]},
         ip_address=ip_address,
     )

@@ -496,3 +496,13 @@ def test_an_export_over_the_cap_is_cut_and_says_so(admin_client_as, settings):
     assert len(rows) == 1 + 2
     record = AuditLog.objects.get(action="interactions.exported")
     assert record.data["capped"] is True and record.data["count"] == 2 and record.data["max_rows"] == 2
+
+
+def test_gunicorns_own_log_lines_are_json_through_the_scrub_filter(prod_server):
+    # Gunicorn writes its own lines (workers booting, a request that failed outside Django, with its URI): they use
+    # the same formatter and filter as every other line (gunicorn.conf.py).
+    server = prod_server()
+    gunicorn_lines = [record for record in server.log_records() if str(record.get("logger", "")).startswith("gunicorn")]
+    assert gunicorn_lines, server.log_text()[-2000:]
+    plain = [line for line in server.log_lines() if line.strip() and not line.lstrip().startswith("{")]
+    assert plain == []

@@ -7,7 +7,7 @@ import re
 import requests
 from django.conf import settings
 
-from contactcenter.common.pii import phones_mask_in_text
+from contactcenter.common.masking import phones_mask
 
 from ..base import (
     OutboundMessage,
@@ -96,4 +96,4 @@ class BuilderBotWhatsAppBackend:
             text = str(body.get("message") or body.get("error") or body.get("detail") or "")
         if response.status_code in (401, 403):
             text = text or "BuilderBot refused the API key: check BUILDERBOT_API_KEY and BUILDERBOT_PROJECT_ID"
-        return phones_mask_in_text(text or f"HTTP {response.status_code} from BuilderBot")[:500]
+        return phones_mask(text or f"HTTP {response.status_code} from BuilderBot")[:500]

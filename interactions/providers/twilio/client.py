@@ -15,7 +15,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from contactcenter.common.pii import phones_mask_in_text
+from contactcenter.common.masking import phones_mask
 
 from ..base import (
     OutboundMessage,
@@ -147,7 +147,7 @@ class TwilioSmsBackend:
             provider_message_id=resource.sid,
             provider_status=str(resource.status or ""),
             error_code=code,
-            error_message=phones_mask_in_text(str(resource.error_message or ""))[:500],
+            error_message=phones_mask(str(resource.error_message or ""))[:500],
         )
 
     # --- errors -----------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from contactcenter.common.pii import phones_mask_in_text
+from contactcenter.common.masking import phones_mask
 
 # code: (meaning, retryable)
 TWILIO_ERROR_CODES: dict[str, tuple[str, bool]] = {
@@ -72,7 +72,7 @@ def twilio_error_parse(http_status: int, text: str | bytes | None) -> TwilioErro
         message = str(payload.get("detail") or payload.get("message") or payload.get("title") or "").strip()
     if not message:
         message = twilio_error_meaning(code) or f"HTTP {http_status} from Twilio"
-    return TwilioErrorInfo(code=code, message=phones_mask_in_text(message)[:500])
+    return TwilioErrorInfo(code=code, message=phones_mask(message)[:500])
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:

@@ -1,0 +1,28 @@
+"""Gunicorn's own settings (gunicorn reads ./gunicorn.conf.py by itself; the Procfile and docker-compose give the
+rest on the command line).
+
+Gunicorn's own log lines (a worker booting, a request that failed outside Django, with its URI) go through the same
+JSON formatter and scrub filter as Django's (contactcenter/common/logging.py): no phone number or token in them."""
+
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "contactcenter.common.logging.RequestIdFilter"},
+        "scrub": {"()": "contactcenter.common.logging.ScrubFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "contactcenter.common.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "scrub"]},
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
