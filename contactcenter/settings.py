@@ -242,7 +242,8 @@ STORAGES = {
 # WhiteNoise serves the admin's and Swagger's static files from the installed apps, so a Procfile deployment works
 # without a collectstatic step (the Docker image runs collectstatic anyway).
 WHITENOISE_USE_FINDERS = True
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+# WhiteNoise warns about a missing STATIC_ROOT (the finders serve the files), from wherever its caller's frame is.
+warnings.filterwarnings("ignore", message="No directory at")
 # Post-call audio arrives as one JSON body with base64 MP3 inside; allow it, and nothing larger.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 * 1024 * 1024)
 
@@ -560,6 +561,8 @@ BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
 # --- Logging ------------------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Python warnings become log records too (logger `py.warnings`): every line goes through the scrub filter, as JSON.
+logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
