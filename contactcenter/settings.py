@@ -6,6 +6,7 @@ required variable must be set; `validate_production_settings` names the ones mis
 """
 
 import hashlib
+import logging
 import warnings
 from datetime import timedelta
 from pathlib import Path
