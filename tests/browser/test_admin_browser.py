@@ -52,19 +52,19 @@ def test_supervisor_filters_opens_reveals_and_finds_the_audit(browser, live_serv
     page.wait_for_url("**channel__exact=call**")
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 1
-    assert "+52*******4321" in rows.first.inner_text()
+    assert "+52******4321" in rows.first.inner_text()
     screenshots(page, "changelist")
 
     rows.first.locator("th a").click()
     page.wait_for_selector("#timeline")
     assert "My card was declined." in page.inner_text("#transcript")
-    assert "+5215512344321" not in page.content()
+    assert "+5215512344321" not in page.content() and "+525512344321" not in page.content()
     assert "493817" not in page.content()
     screenshots(page, "change_page")
 
     page.fill("#pii-reveal input[name=reason]", "Customer asked for a callback")
     page.click("#pii-reveal input[type=submit]")
-    assert page.inner_text("#revealed-phone") == "+5215512344321"
+    assert page.inner_text("#revealed-phone") == "+525512344321"  # canonical
 
     page.goto(f"{live_server.url}/admin/audit/auditlog/?q={call.pk}")
     table = page.inner_text("#result_list")

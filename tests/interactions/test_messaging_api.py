@@ -9,7 +9,7 @@ from audit.models import AuditLog
 from interactions.models import Interaction, Message
 
 pytestmark = pytest.mark.django_db
-PHONE = "+5215512345678"
+PHONE = "+525512345678"  # canonical
 
 
 def _interaction(channel="whatsapp", **kwargs) -> Interaction:
@@ -40,7 +40,7 @@ def test_reply_is_queued_and_answered_202_with_the_phone_masked(django_capture_o
     body = response.json()
     assert body["status"] == "queued"
     assert body["channel"] == "whatsapp"
-    assert body["to_phone"] == "+52*******5678"
+    assert body["to_phone"] == "+52******5678"
     assert PHONE not in response.content.decode()
     message = Message.objects.get(pk=body["id"])
     assert (message.interaction_id, message.body, message.to_phone) == (
