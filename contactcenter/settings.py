@@ -287,7 +287,8 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, refusing with a 400 bodies nested too deep or holding what PostgreSQL cannot store.
+    "DEFAULT_PARSER_CLASSES": ["contactcenter.common.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
@@ -380,6 +381,7 @@ BUILDERBOT_WEBHOOK_TOKENS = _csv("BUILDERBOT_WEBHOOK_TOKEN")
 BUILDERBOT_API_URL = env.str("BUILDERBOT_API_URL", default="https://app.builderbot.cloud").rstrip("/")
 BUILDERBOT_API_KEY = env.str("BUILDERBOT_API_KEY", default="")
 BUILDERBOT_PROJECT_ID = env.str("BUILDERBOT_PROJECT_ID", default="")
+BUILDERBOT_DUPLICATE_WINDOW_SECONDS = env.int("BUILDERBOT_DUPLICATE_WINDOW_SECONDS", default=30)
 
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")

@@ -42,7 +42,7 @@ from webhooks.models import InteractionEvent
 
 from .models import RetentionRun
 from .policy import DELETE, REDACT, Rule, retention_rules
-from .redaction import REDACTED, json_redact, phone_redact, phones_mask, text_redact
+from .redaction import REDACTED, json_redact, phone_redact, phones_mask, raw_body_redact, text_redact
 
 logger = logging.getLogger("contactcenter.retention")
 
@@ -200,17 +200,22 @@ def _recordings_redact(ids: list, *, now: datetime) -> Counter:
 def _events_redact(ids: list, *, now: datetime) -> Counter:
     rows = list(
         InteractionEvent.objects.filter(pk__in=ids).only(
-            "id", "payload", "headers", "normalized", "error", "external_ref", "redacted_at"
+            "id", "payload", "raw_body", "headers", "normalized", "error", "external_ref", "redacted_at"
         )
     )
     for row in rows:
         row.payload = json_redact(row.payload)
+        row.raw_body = raw_body_redact(row.raw_body)
         row.headers = json_redact(row.headers)
         row.normalized = json_redact(row.normalized)
         row.error = phones_mask(row.error)
         row.external_ref = phones_mask(row.external_ref)
         row.redacted_at = row.redacted_at or now
-    _bulk_set(InteractionEvent, rows, ["payload", "headers", "normalized", "error", "external_ref", "redacted_at"])
+    _bulk_set(
+        InteractionEvent,
+        rows,
+        ["payload", "raw_body", "headers", "normalized", "error", "external_ref", "redacted_at"],
+    )
     return Counter(events=len(rows))
 
 
@@ -673,7 +678,10 @@ def _events_mentioning(spellings: list[str]) -> Q:
     for spelling in spellings:
         digits = spelling.lstrip("+")
         condition |= (
-            Q(payload_text__contains=digits) | Q(normalized_text__contains=digits) | Q(external_ref__contains=digits)
+            Q(payload_text__contains=digits)
+            | Q(normalized_text__contains=digits)
+            | Q(external_ref__contains=digits)
+            | Q(raw_body__contains=digits)
         )
     return condition
 

@@ -40,9 +40,19 @@ UNREADABLE_ERRORS = (ElevenLabsPayloadUnreadable, BuilderBotPayloadUnreadable, S
 
 @dataclass(frozen=True)
 class Identity:
+    """What identifies one delivery in the ledger.
+
+    `content_keyed`: the key is a hash of the content, for deliveries without an identity of their own from the
+    provider; only those may take the sender's `X-Idempotency-Key` instead (a header no signature covers never
+    overrides a provider's own event id). `window_seconds` > 0: the content repeats legitimately (a customer
+    answering "Sí" twice), so an identical delivery is a retry only within that many seconds of the one stored
+    (the ledger adds a time bucket to the key, see `webhooks.services`)."""
+
     event_type: str
     idempotency_key: str
     external_ref: str = ""
+    content_keyed: bool = False
+    window_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,8 @@ class Outcome:
 
 def body_hash(value) -> str:
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a lone surrogate (in a value nobody made storable first) must not make hashing fail.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _key(*parts: str) -> str:
@@ -70,14 +81,38 @@ def elevenlabs_identity(payload) -> Identity:
     event_type, conversation_id = elevenlabs_event_identity(payload) if isinstance(payload, dict) else ("", "")
     if event_type and conversation_id:
         return Identity(event_type[:64], _key(event_type, conversation_id), conversation_id[:128])
-    return Identity(event_type[:64], _key("body", body_hash(payload)), conversation_id[:128])
+    return Identity(event_type[:64], _key("body", body_hash(payload)), conversation_id[:128], content_keyed=True)
 
 
-def builderbot_identity(event) -> Identity:
+def builderbot_identity(event, *, repeat: int = 0) -> Identity:
+    """The message id when the event has one. Else a hash of the event, within BUILDERBOT_DUPLICATE_WINDOW_SECONDS:
+    the same text a minute later is another message. `repeat` numbers identical events within one delivery (a
+    batch holding "Sí" twice holds two messages)."""
     event_name, message_id = builderbot_event_identity(event)
     if message_id:
         return Identity(event_name[:64], _key("id", message_id), message_id[:128])
-    return Identity(event_name[:64], _key("body", body_hash(event)))
+    content = body_hash(event) + (f".{repeat}" if repeat else "")
+    return Identity(
+        event_name[:64],
+        _key("body", content),
+        content_keyed=True,
+        window_seconds=max(1, settings.BUILDERBOT_DUPLICATE_WINDOW_SECONDS),
+    )
+
+
+def builderbot_identities(events: list) -> list[Identity]:
+    """The identity of each event of one delivery, identical events without an id numbered apart."""
+    seen: dict[str, int] = {}
+    identities = []
+    for event in events:
+        identity = builderbot_identity(event)
+        if identity.window_seconds:
+            repeat = seen.get(identity.idempotency_key, 0)
+            seen[identity.idempotency_key] = repeat + 1
+            if repeat:
+                identity = builderbot_identity(event, repeat=repeat)
+        identities.append(identity)
+    return identities
 
 
 def twilio_identity(params: dict) -> Identity:
@@ -85,7 +120,7 @@ def twilio_identity(params: dict) -> Identity:
     event_type = f"message_status.{word}"[:64] if word else ""
     if sid and word:
         return Identity(event_type, _key(sid, word), sid[:128])
-    return Identity(event_type, _key("body", body_hash(params)), sid[:128])
+    return Identity(event_type, _key("body", body_hash(params)), sid[:128], content_keyed=True)
 
 
 # --- apply --------------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from interactions.models import Interaction
@@ -28,6 +29,10 @@ class InteractionEvent(models.Model):
     external_ref = models.CharField(_("external reference"), max_length=128, blank=True, default="")
     content_type = models.CharField(_("content type"), max_length=100, blank=True, default="")
     payload = models.JSONField(_("raw payload"), default=dict, blank=True)
+    # The body exactly as it came, kept only when `payload` could not hold it as it was (a lone UTF-16 surrogate, a
+    # NUL character, NaN, Infinity or a number out of range, all made storable in `payload`). Not editable: the admin
+    # shows the payload, phone numbers masked, never this text. Retention and erasure clear it with the payload.
+    raw_body = models.TextField(_("raw body"), null=True, blank=True, editable=False)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
     normalized = models.JSONField(_("normalized"), default=dict, blank=True)
     signature_valid = models.BooleanField(_("signature valid"), null=True, blank=True)
@@ -37,7 +42,8 @@ class InteractionEvent(models.Model):
         Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
     remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
-    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    # Set by the ledger when it stores the delivery (the time its duplicate window is measured from).
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, editable=False)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     redacted_at = models.DateTimeField(_("redacted at"), null=True, blank=True)
 

@@ -11,6 +11,7 @@
 - `calls_reconcile` recovers calls whose post-call webhook never arrived, through the same ledger."""
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +21,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_log_record
+from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.errors import DATABASE_ERRORS, ApplicationError, database_error_is_transient
+from contactcenter.common.parsers import json_storable
 from interactions.providers.elevenlabs import (
     POST_CALL_TRANSCRIPTION,
     ElevenLabsConversationsClient,
@@ -48,6 +51,12 @@ class Delivery:
     headers: dict = field(default_factory=dict)
     signature_valid: bool | None = None
     remote_addr: str | None = None
+    # The body as it came, when `payload` had to be changed to be stored (see contactcenter.common.parsers).
+    raw_body: str | None = None
+    # When it was received; default: when it is stored. The duplicate window of content-keyed events runs from it.
+    received_at: datetime | None = None
+    # The payload was made storable already (json_storable, as the webhook views do): not walked a second time.
+    payload_storable: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,20 +67,24 @@ class ReceiveResult:
 
 
 def _storable(value):
-    """PostgreSQL text and JSONB cannot hold NUL characters: they become U+FFFD (the raw bytes were authenticated
-    already; what is stored is for applying and reading)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_storable(str(k)): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    return value
+    """What PostgreSQL can store of `value`: NUL characters and lone surrogates become U+FFFD, NaN and infinite
+    numbers null (the raw body, when it was authenticated, is kept beside it: `Delivery.raw_body`)."""
+    return json_storable(value)[0]
+
+
+def _window_bucket(at: datetime, window_seconds: int) -> int:
+    return math.floor(at.timestamp() / window_seconds)
 
 
 def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
     """Insert the delivery in its own transaction (committed on return). (event, created); a taken idempotency key
-    returns the event stored first. Concurrent copies wait on the unique index, then see the first one's row."""
+    returns the event stored first. Concurrent copies wait on the unique index, then see the first one's row.
+
+    A content-keyed identity with a duplicate window (a BuilderBot message without an id) is stored under its key
+    plus the time bucket b = floor(t / W) of its reception. A copy received at t is a duplicate iff an event with the
+    key of bucket b-1, b or b+1 was received less than W seconds from t: exact lookups on the unique index, the same
+    answer on either side of a bucket's edge. Copies of one content are serialized by an advisory lock on it for the
+    length of the insert: the unique index alone orders copies in one bucket, the lock copies in adjacent ones."""
     identity = Identity(
         *(
             _storable(part)
@@ -80,26 +93,50 @@ def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
                 delivery.identity.idempotency_key,
                 delivery.identity.external_ref,
             )
-        )
+        ),
+        content_keyed=delivery.identity.content_keyed,
+        window_seconds=delivery.identity.window_seconds,
     )
+    window = identity.window_seconds
+    key = identity.idempotency_key
     try:
         with transaction.atomic():
+            if window:
+                advisory_xact_lock(f"webhooks.window:{delivery.provider}:{key}")
+            # Read after the lock: copies are then stored in the order of their times.
+            received_at = delivery.received_at or timezone.now()
+            if window:
+                bucket = _window_bucket(received_at, window)
+                span = timedelta(seconds=window)
+                earlier = (
+                    InteractionEvent.objects.filter(
+                        provider=delivery.provider,
+                        idempotency_key__in=[f"{key}:{b}" for b in (bucket - 1, bucket, bucket + 1)],
+                        received_at__gt=received_at - span,
+                        received_at__lt=received_at + span,
+                    )
+                    .order_by("received_at")
+                    .first()
+                )
+                if earlier is not None:
+                    return earlier, False
+                key = f"{key}:{bucket}"
             event = InteractionEvent.objects.create(
                 provider=delivery.provider,
                 event_type=identity.event_type,
-                idempotency_key=identity.idempotency_key,
+                idempotency_key=key,
                 external_ref=identity.external_ref,
                 content_type=_storable(delivery.content_type[:100]),
-                payload=_storable(delivery.payload),
+                payload=delivery.payload if delivery.payload_storable else _storable(delivery.payload),
+                raw_body=delivery.raw_body,
                 headers=_storable(delivery.headers),
                 signature_valid=delivery.signature_valid,
                 remote_addr=delivery.remote_addr or None,
+                received_at=received_at,
             )
         return event, True
     except IntegrityError:
-        existing = InteractionEvent.objects.filter(
-            provider=delivery.provider, idempotency_key=identity.idempotency_key
-        ).first()
+        existing = InteractionEvent.objects.filter(provider=delivery.provider, idempotency_key=key).first()
         if existing is None:
             raise
         return existing, False
@@ -152,8 +189,8 @@ def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bo
             return event.status, False
         outcome = _apply(event)
         event.status = outcome.status
-        event.error = outcome.error
-        event.normalized = outcome.normalized
+        event.error = _storable(outcome.error)  # an exception's text may quote the payload
+        event.normalized = _storable(outcome.normalized)
         event.attempts += 1
         fields = ["status", "error", "normalized", "attempts"]
         if outcome.interaction_id:
@@ -165,6 +202,11 @@ def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bo
         if outcome.payload is not None:
             event.payload = outcome.payload
             fields.append("payload")
+            if event.raw_body is not None:
+                # The payload was replaced because its bulk lives elsewhere now (post-call audio saved as a file):
+                # a raw copy of the body would keep the bulk in the ledger.
+                event.raw_body = None
+                fields.append("raw_body")
         if outcome.status in FINAL_STATUSES:
             event.processed_at = timezone.now()
             fields.append("processed_at")

@@ -1,15 +1,22 @@
 """The three provider webhooks. Thin: check the size, authenticate, read the body, hand the delivery to the ledger.
 
 Answers (the contract's): 401 for a missing or wrong token or signature (nothing stored), 400 when the body is not
-JSON / form data at all (or is empty, or is a JSON value that is not an object), 413 for a body over the endpoint's
-limit, 415 for a content type the endpoint does not take, 200 `{"status": "duplicate"}` for a repeat, and 200 with the
-stored event's status otherwise (`processed`, `ignored`, `deferred`, or `failed` for a delivery we could not read).
+JSON / form data at all (or is empty, or is a JSON value that is not an object, or nests deeper than 64 levels, or has
+more form or query fields than DATA_UPLOAD_MAX_NUMBER_FIELDS), 413 for a body over the endpoint's limit, 415 for a
+content type the endpoint does not take, 200 `{"status": "duplicate"}` for a repeat, and 200 with the stored event's
+status otherwise (`processed`, `ignored`, `deferred`, or `failed` for a delivery we could not read).
+
+A delivery PostgreSQL cannot store as it came (a lone UTF-16 surrogate, a NUL character, NaN, Infinity, a number out of
+range) is stored all the same: its payload made storable (U+FFFD, null), its raw body kept beside it, applied as far
+as it can be. Only a provider's delivery without an identity of its own may take its key from `X-Idempotency-Key`.
 """
 
 import json
+import re
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -19,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contactcenter.common.errors import error_response
+from contactcenter.common.parsers import JSON_MAX_DEPTH, BodyUnreadable, form_body_load, json_body_parse, json_storable
 
 from .auth import (
     ELEVENLABS_SIGNATURE_HEADER,
@@ -36,7 +44,7 @@ from .handlers import (
     ELEVENLABS,
     TWILIO,
     Identity,
-    builderbot_identity,
+    builderbot_identities,
     elevenlabs_identity,
     twilio_identity,
 )
@@ -80,7 +88,11 @@ ErrorSerializer = inline_serializer(
     },
 )
 ERROR_RESPONSES = {
-    400: OpenApiResponse(ErrorSerializer, description="The body is empty, not JSON/form data, or not an object."),
+    400: OpenApiResponse(
+        ErrorSerializer,
+        description="The body is empty, not JSON/form data, not an object, nested deeper than 64 levels, or has too "
+        "many form or query fields.",
+    ),
     401: OpenApiResponse(ErrorSerializer, description="Missing or wrong token or signature; nothing was stored."),
     413: OpenApiResponse(ErrorSerializer, description="The body is larger than this endpoint accepts."),
     415: OpenApiResponse(ErrorSerializer, description="A content type this endpoint does not take."),
@@ -100,7 +112,8 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
-    description="Overrides the idempotency key derived from the delivery.",
+    description="The idempotency key of a delivery that has no identity of its own from the provider (one keyed by "
+    "its content); ignored when it has one (a conversation id, a message id, a MessageSid and status).",
 )
 
 
@@ -120,16 +133,49 @@ def _kept_headers(request) -> dict:
     return kept
 
 
-def _form_dict(raw: bytes) -> dict:
-    form = QueryDict(raw, encoding="utf-8")
-    return {key: values[0] if len(values) == 1 else values for key, values in form.lists()}
+@dataclass(frozen=True)
+class Body:
+    """What a webhook read from one delivery: (identity, payload) per event, made storable; whether it was a batch;
+    whether making it storable changed anything (then the raw body is kept beside it)."""
+
+    events: list[tuple[Identity, dict]]
+    batch: bool = False
+    changed: bool = False
 
 
-def _parse_json(raw: bytes):
+def _form_dict(raw: bytes) -> tuple[dict, bool]:
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BodyRejected(400, "invalid_json", "The body is not valid JSON.") from exc
+        return form_body_load(raw)
+    except BodyUnreadable as exc:
+        raise BodyRejected(400, exc.code, exc.detail) from exc
+
+
+def _parse_json(raw: bytes) -> tuple[object, bool]:
+    """(the JSON value made storable, whether that changed anything); BodyRejected for a body that is not JSON or is
+    nested too deep."""
+    try:
+        return json_storable(json_body_parse(raw), max_depth=JSON_MAX_DEPTH)
+    except BodyUnreadable as exc:
+        raise BodyRejected(400, exc.code, exc.detail) from exc
+
+
+# What PostgreSQL text cannot hold: NUL, and the lone surrogates `surrogateescape` reads bytes that are not UTF-8 as.
+_NOT_TEXT = re.compile("[\x00\udc80-\udcff]")
+
+
+def _raw_text(raw: bytes) -> str:
+    """The body as text PostgreSQL can store. A JSON body that parsed is UTF-8 without NUL (JSON escapes them), so it
+    is kept exactly. A form body may hold a NUL byte or bytes that are not UTF-8: they are kept %-encoded, which a
+    form decoder reads as the same bytes."""
+    text = raw.decode("utf-8", "surrogateescape")
+    if not _NOT_TEXT.search(text):
+        return text
+    return _NOT_TEXT.sub(lambda match: f"%{ord(match.group()) & 0xFF:02X}", text)
+
+
+def _too_many_fields() -> BodyRejected:
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    return BodyRejected(400, "too_many_fields", f"More than {limit} form or query fields.")
 
 
 class WebhookView(APIView):
@@ -147,9 +193,8 @@ class WebhookView(APIView):
     def authenticate_delivery(self, request, raw: bytes) -> AuthResult:
         raise NotImplementedError
 
-    def read(self, request, raw: bytes) -> tuple[list[tuple[Identity, dict]], bool]:
-        """((identity, payload) per event, whether the delivery was a batch); raises BodyRejected for a body that is
-        not data at all."""
+    def read(self, request, raw: bytes) -> Body:
+        """The delivery's events; raises BodyRejected for a body that is not data at all."""
         raise NotImplementedError
 
     def post(self, request, *args, **kwargs):
@@ -166,7 +211,10 @@ class WebhookView(APIView):
             return self._body_error(BodyRejected(413, "payload_too_large", "The body is larger than accepted."))
         if len(raw) > self.max_body_bytes():
             return self._body_error(BodyRejected(413, "payload_too_large", "The body is larger than accepted."))
-        auth = self.authenticate_delivery(django_request, raw)
+        try:
+            auth = self.authenticate_delivery(django_request, raw)
+        except BodyRejected as exc:  # a body that cannot even be read to check its signature
+            return self._body_error(exc)
         if not auth.ok:
             return error_response(401, "not_authenticated", "Missing or invalid webhook token or signature.")
         content_type = django_request.content_type or ""
@@ -175,14 +223,18 @@ class WebhookView(APIView):
                 raise BodyRejected(415, "unsupported_media_type", f"Content type {content_type!r} is not accepted.")
             if not raw.strip():
                 raise BodyRejected(400, "empty_body", "The body is empty.")
-            events, batch = self.read(django_request, raw)
+            body = self.read(django_request, raw)
         except BodyRejected as exc:
             return self._body_error(exc)
+        events, batch = body.events, body.batch
+        raw_body = _raw_text(raw) if body.changed else None
+        # The sender's key stands in only for a delivery without an identity of its own from the provider: a header
+        # that no signature covers must not turn a replayed event into a new one.
         override = django_request.headers.get(IDEMPOTENCY_HEADER, "").strip()[:200]
         results = []
         for index, (derived, payload) in enumerate(events):
             identity = derived
-            if override:
+            if override and derived.content_keyed:
                 key = f"header:{override}" if len(events) == 1 else f"header:{override}:{index}"
                 identity = Identity(derived.event_type, key, derived.external_ref)
             results.append(
@@ -195,6 +247,8 @@ class WebhookView(APIView):
                         headers=_kept_headers(django_request),
                         signature_valid=auth.signature_valid,
                         remote_addr=client_ip(django_request) or None,
+                        raw_body=raw_body,
+                        payload_storable=True,
                     )
                 )
             )
@@ -202,6 +256,13 @@ class WebhookView(APIView):
             return Response({"status": results[0].status, "event_id": results[0].event_id})
         status = "duplicate" if results and all(r.duplicate for r in results) else "accepted"
         return Response({"status": status, "events": [{"status": r.status, "event_id": r.event_id} for r in results]})
+
+    def handle_exception(self, exc):
+        if isinstance(exc, TooManyFieldsSent):
+            # A query string with more fields than Django reads (DRF reads it before anything else): the sender's
+            # fault, a 400 before authentication, never a 500.
+            return self._body_error(_too_many_fields())
+        return super().handle_exception(exc)
 
     def _body_error(self, exc: BodyRejected):
         webhook_counter_increment(provider=self.provider, name="rejected_body")
@@ -216,10 +277,10 @@ class ElevenLabsCallWebhookView(WebhookView):
         return authenticate_elevenlabs(request, raw)
 
     def read(self, request, raw):
-        payload = _form_dict(raw) if request.content_type == FORM_TYPE else _parse_json(raw)
+        payload, changed = _form_dict(raw) if request.content_type == FORM_TYPE else _parse_json(raw)
         if not isinstance(payload, dict):
             raise BodyRejected(400, "invalid_payload", "The body must be a JSON object.")
-        return [(elevenlabs_identity(payload), payload)], False
+        return Body([(elevenlabs_identity(payload), payload)], changed=changed)
 
     @extend_schema(
         operation_id="webhooks_elevenlabs_call",
@@ -251,14 +312,15 @@ class BuilderBotWhatsAppWebhookView(WebhookView):
         return authenticate_builderbot(request, raw)
 
     def read(self, request, raw):
-        body = _parse_json(raw)
+        body, changed = _parse_json(raw)
         if not isinstance(body, dict | list) or (isinstance(body, list) and not body):
             raise BodyRejected(400, "invalid_payload", "The body must be a JSON object or a list of them.")
         if isinstance(body, list) and not all(isinstance(item, dict) for item in body):
             raise BodyRejected(400, "invalid_payload", "Every event in the list must be a JSON object.")
-        if isinstance(body, list):
-            return [(builderbot_identity(event), event) for event in body], True
-        return [(builderbot_identity(body), body)], False
+        events = body if isinstance(body, list) else [body]
+        return Body(
+            list(zip(builderbot_identities(events), events, strict=True)), batch=isinstance(body, list), changed=changed
+        )
 
     @extend_schema(
         operation_id="webhooks_builderbot_whatsapp",
@@ -283,12 +345,19 @@ class TwilioSmsStatusWebhookView(WebhookView):
         return 64 * 1024  # a status callback is a few hundred bytes
 
     def authenticate_delivery(self, request, raw):
-        params = None if request.content_type == "application/json" else QueryDict(raw, encoding="utf-8")
+        params = None
+        if request.content_type != "application/json":
+            # The signature covers the form's fields, so they are read before anything is trusted: with Django's
+            # limit on their number (more is a 400, never a 500).
+            try:
+                params = QueryDict(raw, encoding="utf-8")
+            except TooManyFieldsSent as exc:
+                raise _too_many_fields() from exc
         return authenticate_twilio(request, raw, params)
 
     def read(self, request, raw):
         if request.content_type == "application/json":
-            payload = _parse_json(raw)
+            payload, changed = _parse_json(raw)
             if not isinstance(payload, dict):
                 raise BodyRejected(400, "invalid_payload", "The body must be a JSON object.")
             payload = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in payload.items()}
@@ -297,10 +366,10 @@ class TwilioSmsStatusWebhookView(WebhookView):
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise BodyRejected(400, "invalid_form", "The body is not form data.") from exc
-            payload = _form_dict(raw)
+            payload, changed = _form_dict(raw)
             if not payload:
                 raise BodyRejected(400, "invalid_form", "The body is not form data.")
-        return [(twilio_identity(payload), payload)], False
+        return Body([(twilio_identity(payload), payload)], changed=changed)
 
     @extend_schema(
         operation_id="webhooks_twilio_sms_status",

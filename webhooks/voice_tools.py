@@ -11,11 +11,11 @@ These are remote calls, not events: they are not stored in the webhook ledger (n
 the call's interaction and the audit records are what they leave behind. One log line per request: tool, result,
 conversation id and duration, never a number or a code."""
 
-import json
 import logging
 import time
 
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contactcenter.common.errors import error_response
+from contactcenter.common.parsers import JSON_MAX_DEPTH, BodyUnreadable, form_body_load, json_body_parse, json_storable
 from interactions.providers.elevenlabs.tools import (
     initiation_request_parse,
     initiation_response_build,
@@ -64,14 +65,14 @@ def voice_tool_authenticate(request) -> AuthResult:
 
 
 def _payload(request, raw: bytes):
-    """The body as a dict, or None when it is not a JSON object or form data (the service then answers as for an
-    empty request)."""
+    """The body as a dict made storable (see contactcenter.common.parsers: what it says is written to the database),
+    or None when it is not a JSON object or form data, is nested too deep or has too many fields (the service then
+    answers as for an empty request)."""
     try:
         if request.content_type == "application/x-www-form-urlencoded":
-            form = QueryDict(raw, encoding="utf-8")
-            return {key: values[0] if len(values) == 1 else values for key, values in form.lists()}
-        value = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, ValueError):
+            return form_body_load(raw)[0]
+        value = json_storable(json_body_parse(raw), max_depth=JSON_MAX_DEPTH)[0] if raw.strip() else {}
+    except BodyUnreadable:
         return None
     return value if isinstance(value, dict) else None
 
@@ -90,8 +91,19 @@ class _VoiceEndpoint(APIView):
         raise NotImplementedError
 
     def post(self, request, *args, **kwargs):
+        return self._reply(request._request)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, TooManyFieldsSent):
+            # A query string with more fields than Django reads (DRF reads it first). The tools take nothing from
+            # it: read as empty, and the request answered as one with a bad body (401 without the token).
+            django_request = self.request._request
+            django_request.GET = QueryDict()
+            return self._reply(django_request, read_body=False)
+        return super().handle_exception(exc)
+
+    def _reply(self, django_request, *, read_body: bool = True):
         started = time.perf_counter()
-        django_request = request._request
         auth = voice_tool_authenticate(django_request)
         if not auth.ok:
             return error_response(401, "not_authenticated", "Missing or invalid webhook token.")
@@ -101,7 +113,7 @@ class _VoiceEndpoint(APIView):
         except ValueError:
             declared = 0
         try:
-            raw = django_request.body if declared <= MAX_BODY_BYTES else b""
+            raw = django_request.body if read_body and declared <= MAX_BODY_BYTES else b""
             payload = _payload(django_request, raw) if 0 < len(raw) <= MAX_BODY_BYTES else None
             result, conversation_id, body = self.answer(payload, client_ip(django_request) or None)
         except Exception as exc:  # the agent must get an answer it can read, whatever broke

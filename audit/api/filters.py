@@ -1,6 +1,8 @@
 import django_filters
 from rest_framework.exceptions import ValidationError
 
+from contactcenter.common.filters import UtcIsoDateTimeFilter
+
 from ..models import AuditLog
 
 
@@ -18,10 +20,10 @@ class AuditLogFilter(django_filters.FilterSet):
     target_id = django_filters.CharFilter(
         method="filter_target_id", max_length=64, help_text="Exact id of the target; needs `target_type`."
     )
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="At or after this ISO 8601 time."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Before this ISO 8601 time."
     )
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from contactcenter.common.filters import UtcIsoDateTimeFilter
 from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_normalize
 
 from ..models import Channel, Direction, Interaction, InteractionStatus
@@ -49,10 +50,10 @@ class InteractionFilter(django_filters.FilterSet):
         help_text="The customer's full number (E.164, e.g. +5215512345678). Matched on its keyed hash, so it finds "
         "interactions whose number is masked in the answer or was redacted.",
     )
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Created at or after this ISO 8601 time."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Created before this ISO 8601 time."
     )
     search = django_filters.CharFilter(

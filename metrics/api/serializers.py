@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -6,11 +6,27 @@ from rest_framework import serializers
 from interactions.models import Channel
 
 MAX_DAYS = 366
+# Days a window may start or end on: the day after the last and a week before the first must exist too (a window's
+# end is the next midnight, its default start 6 days before its end), whatever the time zone.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+
+
+class _DayField(serializers.DateField):
+    default_error_messages = {
+        "out_of_range": f"Give a day between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.",
+    }
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not FIRST_DAY <= day <= LAST_DAY:
+            self.fail("out_of_range")
+        return day
 
 
 class MetricsQuerySerializer(serializers.Serializer):
-    date_from = serializers.DateField(required=False, help_text="First day (included). Default: 6 days before date_to.")
-    date_to = serializers.DateField(required=False, help_text="Last day (included), in TIME_ZONE. Default: today.")
+    date_from = _DayField(required=False, help_text="First day (included). Default: 6 days before date_to.")
+    date_to = _DayField(required=False, help_text="Last day (included), in TIME_ZONE. Default: today.")
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, help_text="Only this channel.")
 
     def validate(self, attrs):

@@ -19,8 +19,8 @@ _DEFINITIONS = (
 
 def _documents_query_errors(view):
     """The 400s of the query parameters, in the OpenAPI document."""
-    view = extend_validation_errors(["invalid"], field_name="date_from", methods=["get"])(view)
-    view = extend_validation_errors(["invalid"], field_name="date_to", methods=["get"])(view)
+    view = extend_validation_errors(["invalid", "out_of_range"], field_name="date_from", methods=["get"])(view)
+    view = extend_validation_errors(["invalid", "out_of_range"], field_name="date_to", methods=["get"])(view)
     return extend_validation_errors(["invalid_choice"], field_name="channel", methods=["get"])(view)
 
 

@@ -79,12 +79,17 @@ def test_an_admin_page_gets_503_while_the_database_is_down(client, django_user_m
     assert response["Retry-After"] == "5"
 
 
-def _failing_first(statement_start: str, driver_error: Exception):
-    """An execute wrapper that fails the first statement starting with `statement_start`, as the database would."""
+# The apply's row lock: the first statement after the delivery is stored (committed).
+APPLY_LOCK = 'SELECT "webhooks_interactionevent"'
+
+
+def _failing_first(statement_start: str, driver_error: Exception, *, containing: str = ""):
+    """An execute wrapper that fails the first statement starting with `statement_start` (and holding `containing`),
+    as the database would."""
     failed = []
 
     def wrapper(execute, sql, params, many, context):
-        if not failed and sql.lstrip().startswith(statement_start):
+        if not failed and sql.lstrip().startswith(statement_start) and containing in sql:
             failed.append(sql)
             _raise_from_driver(driver_error)
         return execute(sql, params, many, context)
@@ -96,7 +101,7 @@ def test_a_delivery_stored_but_never_applied_is_applied_by_the_providers_retry(c
     body = fixture_bytes("builderbot_message_incoming.json")
     # The database goes away between storing the raw delivery (committed) and applying it: the provider gets a 503.
     lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
-    with connection.execute_wrapper(_failing_first('SELECT "webhooks_interactionevent"', lost_connection)):
+    with connection.execute_wrapper(_failing_first(APPLY_LOCK, lost_connection, containing="FOR UPDATE")):
         first = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
     assert first.status_code == 503
     assert InteractionEvent.objects.get().status == EventStatus.RECEIVED
@@ -143,7 +148,7 @@ def test_a_retry_leaves_an_event_being_applied_to_its_applier_instead_of_waiting
     nothing, and leaves the event to that process; once the lock is gone, a later retry applies it."""
     body = fixture_bytes("builderbot_message_incoming.json")
     lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
-    with connection.execute_wrapper(_failing_first('SELECT "webhooks_interactionevent"', lost_connection)):
+    with connection.execute_wrapper(_failing_first(APPLY_LOCK, lost_connection, containing="FOR UPDATE")):
         assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).status_code == 503
     event = InteractionEvent.objects.get()
 
@@ -178,7 +183,7 @@ def test_the_sweep_applies_a_delivery_stored_but_never_applied_when_no_retry_com
 
     body = fixture_bytes("builderbot_message_incoming.json")
     lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
-    with connection.execute_wrapper(_failing_first('SELECT "webhooks_interactionevent"', lost_connection)):
+    with connection.execute_wrapper(_failing_first(APPLY_LOCK, lost_connection, containing="FOR UPDATE")):
         assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).status_code == 503
 
     assert events_sweep_task.apply().get() == 0  # too young: the provider's own retry may still come

@@ -303,13 +303,23 @@ def test_unreadable_deliveries_are_stored_failed_with_the_reason_and_answered_20
     assert Interaction.objects.count() == 0
 
 
-def test_a_second_event_for_the_same_call_updates_it(client):
-    _post_token(client, _transcription(status="processing", conversation_id="conv_upd"))
+def test_a_second_transcription_of_the_same_call_is_a_duplicate_whatever_its_idempotency_header(client):
+    # The provider's identity (type:conversation_id) wins: a header no signature covers cannot make it a new event.
+    first = _post_token(client, _transcription(status="processing", conversation_id="conv_upd"))
     assert Interaction.objects.get().status == "in_progress"
     updated = copy.deepcopy(_transcription(conversation_id="conv_upd"))
     response = _post_token(client, updated, **{"X-Idempotency-Key": "retry-2"})
-    assert response.json()["status"] == "processed"
-    assert Interaction.objects.get().status == "completed"
+    assert response.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}
+    assert Interaction.objects.get().status == "in_progress"
+
+
+def test_a_later_event_of_another_type_for_the_same_call_updates_it(client):
+    _post_token(client, _transcription(status="processing", conversation_id="conv_upd"))
+    assert not Interaction.objects.get().call_detail.recording
+    audio = fixture_json("elevenlabs_post_call_audio.json")
+    audio["data"]["conversation_id"] = "conv_upd"
+    assert _post_token(client, audio).json()["status"] == "processed"
+    assert Interaction.objects.get().call_detail.recording
 
 
 # --- the adapter alone ---------------------------------------------------------------------------------------------
