@@ -282,12 +282,13 @@ def send(session: requests.Session, planned: PlannedRequest) -> ClientCall:
 
 
 def scenario_phone(scenario_number: int, index: int) -> str:
-    """A Mexican mobile number, unique per scenario and index (OTP limits count per phone)."""
-    return f"+52155{scenario_number:02d}{index:06d}"
+    """A Mexican number in its canonical form (how it is stored), unique per scenario and index (OTP limits count
+    per phone)."""
+    return f"+5255{scenario_number:02d}{index:06d}"
 
 
 def phone_prefix(scenario_number: int) -> str:
-    return f"+52155{scenario_number:02d}"
+    return f"+5255{scenario_number:02d}"
 
 
 def otp_request(stack: FaultStack, phone: str) -> PlannedRequest:
