@@ -9,6 +9,7 @@ handlers build it with `error_response`.
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
@@ -101,10 +102,25 @@ class _ApplicationAPIException(APIException):
         self.attr = exc.attr
 
 
+def request_refused_error(exc: BaseException) -> "ApplicationError | None":
+    """What Django raises while reading a request it will not take (too many query or form fields, a body over the
+    limit, anything else it finds suspicious) as the client error it is; None for other exceptions."""
+    if isinstance(exc, TooManyFieldsSent):
+        return ApplicationError("More query or form fields than accepted.", code="too_many_fields")
+    if isinstance(exc, RequestDataTooBig):
+        return ApplicationError("The body is larger than accepted.", code="payload_too_large", status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return ApplicationError("Bad request.", code="bad_request")
+    return None
+
+
 class ContactCenterExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc):
         if isinstance(exc, ApplicationError):
             return _ApplicationAPIException(exc)
+        refused = request_refused_error(exc)
+        if refused is not None:
+            return _ApplicationAPIException(refused)
         return super().convert_known_exceptions(exc)
 
     def format_exception(self, exc):
