@@ -7,7 +7,7 @@ from backoffice.roles import sees_only_assigned
 from backoffice.selectors import pretty_json
 from contactcenter.common.admin import ReadOnlyAdmin
 
-from .models import AuditLog
+from .models import AuditLog, AuditVerification
 
 
 @admin.register(AuditLog)
@@ -51,3 +51,21 @@ class AuditLogAdmin(ReadOnlyAdmin):
         from django.utils.html import format_html
 
         return format_html("<pre class='cc-json'>{}</pre>", pretty_json(obj.data) or "{}")
+
+
+@admin.register(AuditVerification)
+class AuditVerificationAdmin(ReadOnlyAdmin):
+    """Each walk of the audit chain (the daily task, `manage.py audit_verify`): intact, or the first broken link."""
+
+    list_display = ("verified_at", "ok", "rows", "head_seq", "problem", "broken_seq", "broken_id", "trigger")
+    list_filter = ("ok", "problem")
+    sortable_by = ()
+
+    def get_queryset(self, request):
+        return admin.ModelAdmin.get_queryset(self, request)
+
+    def has_view_permission(self, request, obj=None):
+        return not sees_only_assigned(request.user) and super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return not sees_only_assigned(request.user) and super().has_module_permission(request)

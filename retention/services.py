@@ -25,7 +25,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record
+from audit.services import Actor, audit_log_record, audit_purgeable, audit_records_purge
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.pii import (
@@ -274,12 +274,48 @@ def _otp_challenges_delete(ids: list, *, now: datetime) -> Counter:
     return _deleted_counts(OtpChallenge.objects.filter(pk__in=ids).delete())
 
 
-def _audit_records_delete(ids: list, *, now: datetime) -> Counter:
-    # The append-only trigger (audit/migrations/0002) lets DELETE through only with this set for the transaction.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('contactcenter.audit_purge', 'on', true)")
-    return _deleted_counts(AuditLog.objects.filter(pk__in=ids).delete())
+def _audit_records_purge(*, result: "RuleResult", now: datetime, run_id: int | None, deadline: float | None) -> bool:
+    """Audit records are not selected and deleted here: the application's database role may not delete them. Each
+    batch calls `audit_records_purge` (the `audit_purge` function on PostgreSQL, run as the table's owner), which
+    deletes the oldest records due, from the start of the hash chain, never younger than its own copy of the policy;
+    the batch's `retention.delete` record, in the same transaction, carries the anchor the chain now starts from
+    (`audit_verify` checks the chain's first record against it). False when the time budget ran out."""
+    rule, size = result.rule, _batch_size()
+    while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        try:
+            with transaction.atomic():
+                _cap_lock_waits()
+                purge = audit_records_purge(cutoff=result.cutoff, max_rows=size)
+                if not purge.deleted:
+                    return True
+                audit_log_record(
+                    actor=RETENTION_ACTOR,
+                    action=f"retention.{rule.action}",
+                    target_type="audit_records",
+                    target_id=rule.channel,
+                    data={
+                        "run_id": run_id,
+                        "policy": {**rule.as_dict(), "cutoff": result.cutoff.isoformat()},
+                        "counts": {"audit_records": purge.deleted},
+                        "time_range": {"from": purge.first_at.isoformat(), "to": purge.last_at.isoformat()},
+                        "anchor": purge.anchor(),
+                    },
+                )
+        except OperationalError as exc:  # a lock wait over the cap: left to the next run
+            logger.warning(
+                "retention_batch_failed",
+                extra={"rule": f"{rule.channel}.{rule.kind}.{rule.action}", "error_class": type(exc).__name__},
+            )
+            result.failed_batches += 1
+            return True
+        result.rows += purge.deleted
+        result.batches += 1
+        result.counts["audit_records"] += purge.deleted
+        if purge.deleted < size:
+            return True
+        _batch_pause()
 
 
 # --- Which rows each rule reaches ---------------------------------------------------------------------------------
@@ -297,7 +333,9 @@ class _Target:
     model: type
     age_field: str
     due: Callable[[str, datetime], Q]
-    apply: Callable[..., Counter]
+    apply: Callable[..., Counter] | None
+    # A walk of its own instead of select-and-apply batches (audit records: their purge function).
+    walk: Callable[..., bool] | None = None
 
 
 TARGETS: dict[tuple[str, str], tuple[_Target, ...]] = {
@@ -395,8 +433,9 @@ TARGETS: dict[tuple[str, str], tuple[_Target, ...]] = {
             "audit_records",
             AuditLog,
             "created_at",
-            lambda channel, cutoff: Q(created_at__lt=cutoff),
-            _audit_records_delete,
+            lambda channel, cutoff: audit_purgeable(cutoff),
+            None,
+            walk=_audit_records_purge,
         ),
     ),
 }
@@ -510,6 +549,8 @@ def _apply_target(
 
     Batches walk the table by (age, primary key) from where the last one stopped: the due rows are read straight
     from an index in that order, so a batch costs the same at the end of a million rows as at the start."""
+    if target.walk is not None:
+        return target.walk(result=result, now=now, run_id=run_id, deadline=deadline)
     rule, size = result.rule, _batch_size()
     last_key = None
     while True:

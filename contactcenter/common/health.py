@@ -1,4 +1,5 @@
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -7,6 +8,25 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+# Informational parts of the answer that apps add from their `ready()` (e.g. the audit chain's last verification):
+# shown under `checks` while the database is up, they change neither the status code nor the overall status.
+_reports: dict[str, Callable[[], dict]] = {}
+
+
+def health_report_register(name: str, report: Callable[[], dict]) -> None:
+    _reports[name] = report
+
+
+def _reports_collect() -> dict:
+    collected = {}
+    for name, report in _reports.items():
+        try:
+            collected[name] = report()
+        except Exception as exc:  # a report never breaks the health answer
+            connection.close_if_unusable_or_obsolete()
+            collected[name] = {"status": "unknown", "error": type(exc).__name__}
+    return collected
 
 
 def _check_database() -> dict:
@@ -47,7 +67,8 @@ _health_body = inline_serializer(
 
 class HealthView(APIView):
     """Liveness and dependencies for load balancers: 200 while the database answers (the broker being down only
-    degrades the service: messages wait in the database), 503 when the database is down."""
+    degrades the service: messages wait in the database), 503 when the database is down. Apps' reports (the audit
+    chain's last verification) are shown alongside and never change the status."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -62,4 +83,5 @@ class HealthView(APIView):
         if checks["database"]["status"] != "up":
             return Response({"status": "down", "checks": checks}, status=503)
         overall = "ok" if checks["broker"]["status"] in ("up", "eager") else "degraded"
+        checks.update(_reports_collect())
         return Response({"status": overall, "checks": checks})

@@ -14,6 +14,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.models import AuditLog
+from audit.services import audit_records_chain
 from backoffice.roles import AGENT, AUDITOR, SUPERVISOR
 from contactcenter.common.pii import phone_hash
 from interactions.models import CallDetail, Interaction, Message
@@ -143,6 +144,9 @@ class Command(BaseCommand):
             with transaction.atomic():
                 for _ in range(size):
                     self._one(rng, tables, phones, agent_ids, now, days)
+                # Audit records take the next places of the hash chain (oldest first) before they are written.
+                tables[AuditLog].rows.sort(key=lambda row: row["created_at"])
+                audit_records_chain(rows=tables[AuditLog].rows)
                 # Parents before children (foreign keys are checked at each COPY).
                 for table in tables.values():
                     table.flush()
