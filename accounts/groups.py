@@ -15,6 +15,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "webhooks.view_interactionevent",
         "webhooks.change_interactionevent",
         "audit.view_auditlog",
+        "audit.view_auditverification",
         "accounts.view_apikey",
         "accounts.add_apikey",
         "accounts.change_apikey",
@@ -34,6 +35,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "otp.view_otpchallenge",
         "webhooks.view_interactionevent",
         "audit.view_auditlog",
+        "audit.view_auditverification",
         "accounts.view_apikey",
     ),
     "integration": (

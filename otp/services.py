@@ -211,7 +211,7 @@ def otp_request(
         _limits_check(e164=e164, purpose=purpose, client_id=client_id, now=now)
 
         challenge_id = uuid.uuid4()
-        _pending_cancel(e164=e164, purpose=purpose, actor=actor, now=now, replaced_by=challenge_id, ip=ip_address)
+        replaced = _pending_cancel(e164=e164, purpose=purpose, now=now)
         code = codes.code_generate()
         challenge = OtpChallenge.objects.create(
             id=challenge_id,
@@ -238,6 +238,22 @@ def otp_request(
         )
         del code
         challenge.save(update_fields=["message", "updated_at"])
+        # Audit records last: appending one holds the audit chain's lock until commit, so no other lock may be taken
+        # after it (message_send takes the conversation's).
+        for replaced_id in replaced:
+            audit_log_record(
+                actor=actor,
+                action="otp.canceled",
+                target_type="otp_challenge",
+                target_id=replaced_id,
+                data={
+                    "phone": phone_mask(e164),
+                    "purpose": purpose,
+                    "reason": "replaced",
+                    "replaced_by": str(challenge_id),
+                },
+                ip_address=ip_address,
+            )
         audit_log_record(
             actor=actor,
             action="otp.created",
@@ -334,7 +350,9 @@ def _window_check(queryset, *, limit: int, window: int, now: datetime, detail: s
     raise OtpRateLimited(detail, retry_after=(freeing + timedelta(seconds=window) - now).total_seconds(), code=code)
 
 
-def _pending_cancel(*, e164: str, purpose: str, actor: Actor, now: datetime, replaced_by, ip: str | None) -> None:
+def _pending_cancel(*, e164: str, purpose: str, now: datetime) -> list:
+    """Cancel the pending challenge of the phone and purpose (a new one replaces it). Returns the ids canceled; the
+    caller audits them once its other work is done."""
     pending = list(
         OtpChallenge.objects.select_for_update().filter(phone=e164, purpose=purpose, status=OtpStatus.PENDING)
     )
@@ -342,14 +360,7 @@ def _pending_cancel(*, e164: str, purpose: str, actor: Actor, now: datetime, rep
         OtpChallenge.objects.filter(pk=challenge.pk, status=OtpStatus.PENDING).update(
             status=OtpStatus.CANCELED, closed_at=now, updated_at=now
         )
-        audit_log_record(
-            actor=actor,
-            action="otp.canceled",
-            target_type="otp_challenge",
-            target_id=challenge.pk,
-            data={"phone": phone_mask(e164), "purpose": purpose, "reason": "replaced", "replaced_by": str(replaced_by)},
-            ip_address=ip,
-        )
+    return [challenge.pk for challenge in pending]
 
 
 # --- verify ----------------------------------------------------------------------------------------------------------
