@@ -435,6 +435,8 @@ OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
 OTP_RATE_LIMIT_WINDOW_SECONDS = env.int("OTP_RATE_LIMIT_WINDOW_SECONDS", default=900)
 OTP_RATE_LIMIT_MAX = env.int("OTP_RATE_LIMIT_MAX", default=3)
+# Per phone, every purpose together, within the same window (0: off): purposes are free slugs.
+OTP_PHONE_RATE_LIMIT_MAX = env.int("OTP_PHONE_RATE_LIMIT_MAX", default=5)
 OTP_CODE_LENGTH = env.int("OTP_CODE_LENGTH", default=6)
 OTP_MIN_INTERVAL_SECONDS = env.int("OTP_MIN_INTERVAL_SECONDS", default=0)
 OTP_ALLOWED_COUNTRIES = _csv("OTP_ALLOWED_COUNTRIES")

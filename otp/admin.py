@@ -9,6 +9,7 @@ from backoffice.filters import CreatedFilter
 from backoffice.paginator import CappedCountPaginator
 from contactcenter.common.admin import ReadOnlyAdmin
 from contactcenter.common.context import request_client_ip
+from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import phone_mask
 
 from .models import OtpChallenge, OtpStatus
@@ -52,7 +53,7 @@ class OtpChallengeAdmin(ReadOnlyAdmin):
         "delivery",
         "message",
         "interaction",
-        "conversation_id",
+        "masked_conversation_id",
         "requested_by",
         "client_id",
         "created_at",
@@ -84,6 +85,10 @@ class OtpChallengeAdmin(ReadOnlyAdmin):
     @admin.display(description=_("SMS delivery"))
     def delivery(self, obj):
         return obj.delivery_status
+
+    @admin.display(description=_("conversation id"))
+    def masked_conversation_id(self, obj):
+        return phones_mask(obj.conversation_id)  # set by clients: it could be anything, a number included
 
     @admin.display(description=_("bound to a transaction"), boolean=True)
     def context_bound(self, obj):

@@ -53,9 +53,12 @@ class OtpChallenge(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=OtpStatus.values), name="otp_status_valid"),
-            # At most one pending challenge per phone and purpose: a new one must cancel the old in its transaction.
+            # At most one pending challenge per client, phone and purpose: a new one must cancel the client's old one in
+            # its transaction (another client's challenge is not its to cancel).
             models.UniqueConstraint(
-                fields=["phone", "purpose"], condition=Q(status="pending"), name="otp_one_pending_per_phone_purpose"
+                fields=["client_id", "phone", "purpose"],
+                condition=Q(status="pending"),
+                name="otp_one_pending_per_client_phone_purpose",
             ),
             models.CheckConstraint(condition=Q(attempts__lte=models.F("max_attempts")), name="otp_attempts_bounded"),
         ]

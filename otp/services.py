@@ -26,7 +26,15 @@ from django.utils import timezone
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.errors import ApplicationError
-from contactcenter.common.pii import InvalidPhoneNumber, phone_country_code, phone_hash, phone_mask, phone_normalize
+from contactcenter.common.pii import (
+    InvalidPhoneNumber,
+    phone_country_code,
+    phone_hash,
+    phone_is_premium_or_shared,
+    phone_mask,
+    phone_normalize,
+    phone_written_international,
+)
 from interactions.models import Interaction
 from interactions.services import message_send
 
@@ -98,7 +106,15 @@ class OtpVerifyResult:
 # --- input -----------------------------------------------------------------------------------------------------------
 
 
-def _phone_clean(phone) -> str:
+def _phone_clean(phone, *, typed: bool = False) -> str:
+    """The canonical number to text, or ApplicationError. `typed`: a person or a client typed it (the API), so it
+    must be written internationally (`+` or `00`): a number a provider reports is international by construction."""
+    if typed and not phone_written_international(phone):
+        raise ApplicationError(
+            "Enter the number in international format, with + and the country code (E.164).",
+            code="invalid_phone",
+            attr="phone",
+        )
     try:
         e164 = phone_normalize(phone)
     except InvalidPhoneNumber as exc:
@@ -107,6 +123,12 @@ def _phone_clean(phone) -> str:
     if allowed and phone_country_code(e164) not in allowed:
         raise ApplicationError(
             "Codes cannot be sent to numbers of this country.", code="country_not_allowed", attr="phone"
+        )
+    if phone_is_premium_or_shared(e164):
+        raise ApplicationError(
+            "Codes cannot be sent to premium-rate, shared-cost or toll-free numbers.",
+            code="number_not_allowed",
+            attr="phone",
         )
     return e164
 
@@ -170,6 +192,7 @@ def otp_request(
     idempotency_key: str | None = None,
     client_id: str = "",
     ip_address: str | None = None,
+    phone_typed: bool = False,
 ) -> OtpRequestResult:
     """Create a challenge for `phone` and `purpose` and queue its SMS, in one transaction.
 
@@ -178,7 +201,7 @@ def otp_request(
     the pending challenge of the same phone and purpose. With `idempotency_key`, a repeated request of the same client
     and the same fields returns the first answer (and sends nothing); other fields under the same key are a 422.
     `interaction` and `conversation_id` tie the challenge to the contact it was sent for (a voice call…)."""
-    e164 = _phone_clean(phone)
+    e164 = _phone_clean(phone, typed=phone_typed)
     purpose = _purpose_clean(purpose)
     language = _language_clean(language)
     context = _context_clean(context)
@@ -211,7 +234,7 @@ def otp_request(
         _limits_check(e164=e164, purpose=purpose, client_id=client_id, now=now)
 
         challenge_id = uuid.uuid4()
-        replaced = _pending_cancel(e164=e164, purpose=purpose, now=now)
+        replaced = _pending_cancel(e164=e164, purpose=purpose, client_id=client_id, now=now)
         code = codes.code_generate()
         challenge = OtpChallenge.objects.create(
             id=challenge_id,
@@ -326,6 +349,18 @@ def _limits_check(*, e164: str, purpose: str, client_id: str, now: datetime) -> 
         code="rate_limited",
         log_fields={"phone": phone_mask(e164), "purpose": purpose},
     )
+    if settings.OTP_PHONE_RATE_LIMIT_MAX > 0:
+        # Every purpose together: purposes are free slugs, so a per-purpose limit alone would let one client text a
+        # number without end by varying the purpose.
+        _window_check(
+            OtpChallenge.objects.filter(phone=e164),
+            limit=settings.OTP_PHONE_RATE_LIMIT_MAX,
+            window=settings.OTP_RATE_LIMIT_WINDOW_SECONDS,
+            now=now,
+            detail="Too many codes for this phone number; try again later.",
+            code="rate_limited",
+            log_fields={"phone": phone_mask(e164), "rule": "phone_all_purposes"},
+        )
     interval = settings.OTP_MIN_INTERVAL_SECONDS
     if interval > 0:
         last = OtpChallenge.objects.filter(phone=e164).order_by("-created_at").values_list("created_at", flat=True)
@@ -350,11 +385,14 @@ def _window_check(queryset, *, limit: int, window: int, now: datetime, detail: s
     raise OtpRateLimited(detail, retry_after=(freeing + timedelta(seconds=window) - now).total_seconds(), code=code)
 
 
-def _pending_cancel(*, e164: str, purpose: str, now: datetime) -> list:
-    """Cancel the pending challenge of the phone and purpose (a new one replaces it). Returns the ids canceled; the
-    caller audits them once its other work is done."""
+def _pending_cancel(*, e164: str, purpose: str, client_id: str, now: datetime) -> list:
+    """Cancel the client's own pending challenge of the phone and purpose (a new one replaces it; another client's
+    stays: no client can cancel another's). Returns the ids canceled; the caller audits them once its other work is
+    done."""
     pending = list(
-        OtpChallenge.objects.select_for_update().filter(phone=e164, purpose=purpose, status=OtpStatus.PENDING)
+        OtpChallenge.objects.select_for_update().filter(
+            phone=e164, purpose=purpose, client_id=client_id, status=OtpStatus.PENDING
+        )
     )
     for challenge in pending:
         OtpChallenge.objects.filter(pk=challenge.pk, status=OtpStatus.PENDING).update(
@@ -602,13 +640,21 @@ def otp_cancel(
 
 
 def otp_delivery_failed(*, message_id) -> int:
-    """The SMS of a challenge failed for good: a pending challenge it carried becomes `failed`. Returns how many."""
+    """The SMS of a challenge failed for good: a pending challenge it carried becomes `failed`. Returns how many.
+
+    An SMS the carrier reported delivered (or read) reached the customer: a failure reported after it (a late or
+    repeated delivery report) does not take the code away from them."""
     now = timezone.now()
     with transaction.atomic():
         failed = list(
             OtpChallenge.objects.select_for_update()
             .select_related("message")
-            .filter(message_id=message_id, status=OtpStatus.PENDING)
+            .filter(
+                message_id=message_id,
+                status=OtpStatus.PENDING,
+                message__delivered_at__isnull=True,
+                message__read_at__isnull=True,
+            )
         )
         for challenge in failed:
             OtpChallenge.objects.filter(pk=challenge.pk).update(status=OtpStatus.FAILED, closed_at=now, updated_at=now)

@@ -22,7 +22,8 @@ class InteractionEventAdmin(ReadOnlyAdmin):
     """The raw provider deliveries, read-only, with their processing outcome; selected events can be replayed."""
 
     agent_scope = "interaction__assigned_agent"
-    list_display = ("received_at", "provider", "event_type", "status", "external_ref", "attempts")
+    # Identifiers come from the provider and may hold a number (a JID as a message id, a SIP call id): masked.
+    list_display = ("received_at", "provider", "masked_event_type", "status", "masked_external_ref", "attempts")
     # Static choices and an indexed time range: no SELECT DISTINCT over the ledger.
     list_filter = (ProviderFilter, "status", ReceivedFilter)
     search_fields = ("=external_ref", "=idempotency_key")
@@ -32,14 +33,33 @@ class InteractionEventAdmin(ReadOnlyAdmin):
     # The raw payload holds customers' numbers and texts: shown pretty-printed with every phone number in it masked,
     # by the one masking function (the full number is revealed, with a reason, on the interaction's page). The error
     # text may quote the payload (a database error echoes the failing row): masked too. The raw body is never shown.
-    exclude = ("payload", "headers", "normalized", "error", "raw_body")
-    readonly_fields = ("pretty_payload", "pretty_normalized", "masked_error")
+    exclude = ("payload", "headers", "normalized", "error", "raw_body", "event_type", "external_ref", "idempotency_key")
+    readonly_fields = (
+        "masked_event_type",
+        "masked_external_ref",
+        "masked_idempotency_key",
+        "pretty_payload",
+        "pretty_normalized",
+        "masked_error",
+    )
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
             return queryset, False
         return queryset.filter(external_ref=term) | queryset.filter(idempotency_key=term), False
+
+    @admin.display(description=_("event type"))
+    def masked_event_type(self, obj):
+        return phones_mask(obj.event_type)
+
+    @admin.display(description=_("external reference"))
+    def masked_external_ref(self, obj):
+        return phones_mask(obj.external_ref)
+
+    @admin.display(description=_("idempotency key"))
+    def masked_idempotency_key(self, obj):
+        return phones_mask(obj.idempotency_key)
 
     @admin.display(description=_("raw payload"))
     def pretty_payload(self, obj):

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.common.masking import phones_mask
 from interactions.models import Interaction
 
 
@@ -65,4 +66,5 @@ class InteractionEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.provider} {self.event_type} {self.status}"
+        # Shown as page titles and in logs: the event type comes from the provider and could carry a number.
+        return phones_mask(f"{self.provider} {self.event_type} {self.status}")

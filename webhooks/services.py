@@ -10,6 +10,7 @@
   `message_provider_id_assigned` announces the SID, or by replay.
 - `calls_reconcile` recovers calls whose post-call webhook never arrived, through the same ledger."""
 
+import hashlib
 import logging
 import math
 import time
@@ -215,6 +216,14 @@ def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bo
     return event.status, True
 
 
+def _key_for_log(key: str) -> str:
+    """A key taken from a client's `X-Idempotency-Key` is whatever the client wrote (a number, a token): logged as
+    its hash. Keys we derive (ids, SIDs, content hashes) are logged as they are (the scrub filter masks numbers)."""
+    if key.startswith("header:"):
+        return "header:sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return key
+
+
 def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: float, event_id: str = "") -> None:
     level = logging.WARNING if outcome == EventStatus.FAILED else logging.INFO
     logger.log(
@@ -223,7 +232,7 @@ def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: f
         extra={
             "provider": provider,
             "event_type": identity.event_type,
-            "idempotency_key": identity.idempotency_key,
+            "idempotency_key": _key_for_log(identity.idempotency_key),
             "outcome": outcome,
             "event_id": event_id,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),

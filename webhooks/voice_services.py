@@ -148,6 +148,7 @@ def voice_otp_send(*, request: VoiceToolRequest, ip_address: str | None = None) 
                     conversation_id=conversation_id,
                     phone=phone,
                     purpose=settings.VOICE_OTP_PURPOSE,
+                    client_id=VOICE_CLIENT_ID,
                     status=OtpStatus.PENDING,
                     created_at__gt=now - timedelta(seconds=settings.VOICE_OTP_RESEND_WINDOW_SECONDS),
                     expires_at__gt=now,
@@ -217,8 +218,11 @@ def voice_otp_verify(*, request: VoiceToolRequest, ip_address: str | None = None
     conversation_id = request.conversation_id
     if not conversation_id:
         return _answer("no_conversation", "This call has no conversation id, so the code cannot be checked.")
+    # Only the voice agent's own challenges: an API client may bind a challenge of its own to a conversation id.
     challenge = (
-        OtpChallenge.objects.filter(conversation_id=conversation_id, purpose=settings.VOICE_OTP_PURPOSE)
+        OtpChallenge.objects.filter(
+            conversation_id=conversation_id, purpose=settings.VOICE_OTP_PURPOSE, client_id=VOICE_CLIENT_ID
+        )
         .order_by("-created_at", "-id")
         .first()
     )

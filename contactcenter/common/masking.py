@@ -140,9 +140,16 @@ def _mask_match(match: re.Match) -> str:
     return phone_mask("+" + digits)
 
 
+# Invisible characters that would split a number into runs too short to be seen as one (zero-width spaces, joiners,
+# the word joiner, a byte-order mark, soft hyphens).
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
 def _mask_text(text: str) -> str:
     if len(_DIGIT_RE.findall(text)) < MIN_DIGITS_WITH_PLUS:
         return text  # too few digits in all for a phone number: most texts, at the cost of one quick pass
+    if _INVISIBLE_RE.search(text):
+        text = _INVISIBLE_RE.sub("", text)
     return _SCAN_RE.sub(_mask_match, text)
 
 

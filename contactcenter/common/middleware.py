@@ -10,7 +10,9 @@ logger = logging.getLogger("contactcenter.request")
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Query parameters whose values are never logged.
-_QUERY_SECRET_NAME_RE = re.compile(r"(?i)^(token|key|secret|signature|code|otp|password|api[_-]?key)$")
+_QUERY_SECRET_NAME_RE = re.compile(
+    r"(?i)(token|secret|signature|passw|otp|pin|auth|session|cookie|credential)|(^|[_\-.])(key|code|sig)($|[_\-.])|^(key|code)"
+)
 # Kept as they are in a logged query value, for a readable line (`phone=+52*******5678`).
 _QUERY_SAFE_CHARS = "*+:@/,[]"
 

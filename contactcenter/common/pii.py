@@ -93,6 +93,27 @@ def phone_spellings(e164: str) -> list[str]:
     return spellings
 
 
+def phone_written_international(raw: object) -> bool:
+    """Whether a number a person typed starts with `+` (any script's plus sign) or `00`: without it, `5522220001` could
+    be a national number of any country, and reading it as international would text a stranger."""
+    text = digits_fold(str(raw or "").strip())
+    return text.startswith(("+", "00"))
+
+
+def phone_is_premium_or_shared(e164: str) -> bool:
+    """Premium-rate, shared-cost and toll-free numbers: no customer receives a code there; texting them is how SMS
+    pumping makes money."""
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return False
+    return kind in (
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+    )
+
+
 def phone_is_valid(raw: object) -> bool:
     try:
         phone_normalize(raw)

@@ -1,8 +1,10 @@
 """Messages: recording outbound ones for delivery and moving statuses forward."""
 
+import ipaddress
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Q
@@ -83,6 +85,25 @@ def message_status_apply(
     return MessageStatusChange(applied=bool(updated), message=message)
 
 
+def _media_url_check(url: str) -> None:
+    """A media link handed to the provider, which fetches it: a public https address by name, never an address of
+    ours or the provider's own network (an IP literal, localhost, an internal name)."""
+    parsed = urlsplit(url)
+    host = (parsed.hostname or "").rstrip(".").lower()
+    internal = host in ("localhost",) or host.endswith((".localhost", ".local", ".internal", ".lan")) or "." not in host
+    try:
+        ipaddress.ip_address(host)
+        literal = True
+    except ValueError:
+        literal = False
+    if parsed.scheme != "https" or not host or internal or literal or parsed.username or parsed.password:
+        raise ApplicationError(
+            "The media URL must be a public https address (a host name, no credentials).",
+            code="invalid_media_url",
+            attr="media_url",
+        )
+
+
 def message_send(
     *,
     channel: str,
@@ -105,6 +126,8 @@ def message_send(
         raise ApplicationError("A message needs a body or a media URL.", code="empty_message", attr="body")
     if media_url and channel != Channel.WHATSAPP:
         raise ApplicationError("Media can only be sent by WhatsApp.", code="media_not_supported", attr="media_url")
+    if media_url:
+        _media_url_check(media_url)
     if len(body) > 1600:
         raise ApplicationError("The body is longer than 1600 characters.", code="body_too_long", attr="body")
     now = timezone.now()

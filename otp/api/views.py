@@ -127,6 +127,7 @@ class OtpCreateView(_OtpView):
             client_id=client_id,
             idempotency_key=key,
             ip_address=caller_ip(request),
+            phone_typed=True,
         )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
         return Response(result.body, status=result.status_code, headers=headers)

@@ -62,12 +62,17 @@ def _text(value) -> str:
 
 
 def _int(value) -> int | None:
+    """A whole number, or None for anything else (text, infinities, NaN)."""
     if value is None or isinstance(value, bool):
         return None
     try:
         return int(float(str(value).strip()))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+# A call longer than a week is no call: a value past it (or past what the column holds) is dropped, the rest applied.
+MAX_CALL_SECONDS = 7 * 24 * 3600
 
 
 def _timestamp(value) -> datetime | None:
@@ -242,7 +247,7 @@ def _transcription_call(data: dict, *, provider: str, conversation_id: str) -> N
     variables = _dict(client_data.get("dynamic_variables"))
     started_at = _timestamp(metadata.get("start_time_unix_secs"))
     duration = _int(metadata.get("call_duration_secs"))
-    if duration is not None and duration < 0:
+    if duration is not None and not 0 <= duration <= MAX_CALL_SECONDS:
         duration = None
     ended_at = started_at + timedelta(seconds=duration) if started_at and duration is not None else None
     direction = _text(phone_call.get("direction")).lower()

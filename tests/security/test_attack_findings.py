@@ -1,0 +1,253 @@
+"""What the second round of attacks found (an outside tester working from the README and docs/security.md alone), each
+proven closed. Named for the behaviour; the finding each answers is in its docstring."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from interactions.models import CallDetail, Interaction, Message
+from interactions.providers.elevenlabs import elevenlabs_signature_compute
+from interactions.services import message_status_apply
+from otp.models import OtpChallenge
+from simulators.fake_twilio import FakeTwilio
+from tests.support.fixtures import sms_outbox  # noqa: F401
+from tests.webhooks.conftest import fixture_json
+from webhooks.models import InteractionEvent
+
+from .conftest import PASSWORD, AdminBrowser, make_api_key, make_user, totp_device, totp_now
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+PHONE = "+525533330001"
+ELEVENLABS_SECRET = "wsec_test_fixture_secret_do_not_use"
+
+
+@pytest.fixture
+def fake_twilio():
+    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def otp_server(prod_server, fake_twilio):
+    return prod_server({"SMS_BACKEND": "auto", "TWILIO_API_BASE_URL": fake_twilio.url, "THROTTLE_RATE_OTP": "1000/min"})
+
+
+def _post(server, path: str, key: str, body: dict) -> requests.Response:
+    return requests.post(f"{server.url}{path}", json=body, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
+
+
+def _code(fake_twilio) -> str:
+    return re.search(r"\b(\d{6,10})\b", fake_twilio.create_requests[-1].form["Body"]).group(1)
+
+
+def test_the_per_phone_limit_counts_every_purpose_of_a_number(otp_server):
+    """Found: with any purpose slug accepted, varying the purpose bypassed the per-phone limit (SMS bombing)."""
+    key = make_api_key("integration")
+    purposes = ["login", "login.", "login-", "login_", "a", "b", "c", "d"]
+    statuses = [_post(otp_server, "/api/otp", key, {"phone": PHONE, "purpose": p}).status_code for p in purposes]
+    limit = settings.OTP_PHONE_RATE_LIMIT_MAX
+    assert statuses == [201] * limit + [429] * (len(purposes) - limit), statuses
+
+
+def test_a_new_challenge_of_another_client_does_not_cancel_a_pending_one(otp_server, fake_twilio):
+    """Found: a second client asking a code for the same number and purpose canceled the first client's challenge."""
+    first, second = make_api_key("integration", "bank-app"), make_api_key("supervisor", "ivr")
+    mine = _post(otp_server, "/api/otp", first, {"phone": PHONE, "purpose": "login"}).json()["id"]
+    code = _code(fake_twilio)
+    assert _post(otp_server, "/api/otp", second, {"phone": PHONE, "purpose": "login"}).status_code == 201
+    assert OtpChallenge.objects.get(pk=mine).status == "pending"
+    approved = _post(otp_server, "/api/otp/verify", first, {"id": mine, "code": code})
+    assert approved.status_code == 200, approved.text
+
+
+def test_a_number_typed_without_its_country_code_or_premium_rate_gets_no_code(otp_server, fake_twilio):
+    """Found: `5522220001` (a Mexican national number) was read as +55 and texted; premium-rate numbers were texted."""
+    key = make_api_key("integration")
+    national = _post(otp_server, "/api/otp", key, {"phone": "5522220001", "purpose": "login"})
+    assert national.status_code == 400 and national.json()["errors"][0]["code"] == "invalid_phone"
+    premium = _post(otp_server, "/api/otp", key, {"phone": "+1 900 555 0199", "purpose": "login"})
+    assert premium.status_code == 400 and premium.json()["errors"][0]["code"] == "number_not_allowed"
+    assert fake_twilio.create_requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_reported_after_delivery_does_not_take_the_code_away(settings, sms_outbox):  # noqa: F811
+    """Found: a late `undelivered` after `delivered` marked the challenge failed: the customer held a code that no
+    longer verified."""
+    from audit.services import Actor
+    from otp.services import otp_request, otp_verify
+
+    settings.SMS_BACKEND = "console"
+    result = otp_request(phone=PHONE, purpose="login", actor=Actor.system("test"), client_id="test")
+    code = re.search(r"\b(\d{6,10})\b", sms_outbox[-1][1]).group(1)
+    message = Message.objects.get(pk=result.challenge.message_id)
+    sid = message.provider_message_id or "SMlate0001"
+    Message.objects.filter(pk=message.pk).update(provider_message_id=sid)
+    message_status_apply(provider_message_id=sid, status="delivered", at=timezone.now())
+    message_status_apply(provider_message_id=sid, status="undelivered", at=timezone.now(), error_code="30003")
+    assert OtpChallenge.objects.get(pk=result.challenge.pk).status == "pending"
+    verified = otp_verify(code=code, actor=Actor.system("test"), challenge_id=result.challenge.pk, client_id="test")
+    assert verified.verified
+
+
+def test_secret_query_values_and_idempotency_headers_never_reach_a_log_line(prod_server):
+    """Found: `access_token`, `otp_code`, `pin` query values and an `X-Idempotency-Key` value were logged in clear, and a
+    number split by zero-width spaces was only partly masked."""
+    server = prod_server({"THROTTLE_RATE_READS": "1000/min"})
+    key = make_api_key("auditor")
+    mark = server.log_mark()
+    requests.get(
+        f"{server.url}/api/interactions",
+        params={
+            "access_token": "SECRETTOKEN1236",
+            "otp_code": "654321",
+            "pin": "654322",
+            "x": "+52\u200b155\u200b8888\u200b0002",
+        },
+        headers={"Authorization": f"Api-Key {key}"},
+        timeout=10,
+    )
+    requests.post(
+        f"{server.url}/webhooks/builderbot/whatsapp",
+        data=json.dumps({"eventName": "message.incoming", "data": {"from": "5215588880001", "body": "hola"}}),
+        headers={
+            "Content-Type": "application/json",
+            "X-Webhook-Token": "test-builderbot-token",
+            "X-Idempotency-Key": "idem-5215588880001",
+        },
+        timeout=10,
+    )
+    logged = server.log_text_since(mark)
+    for secret in ("SECRETTOKEN1236", "654321", "654322", "5215588880001", "1558888"):
+        assert secret not in logged, secret
+
+
+def test_numbers_inside_provider_identifiers_are_masked_in_the_admin(prod_server):
+    """Found: a number used as an event name, a message id (a JID) or a conversation id showed in clear in the admin's
+    lists, page titles and detail pages."""
+    server = prod_server()
+    for body in (
+        {"eventName": "+5215588880001", "data": {"from": "5215588880002", "body": "x"}},
+        {
+            "eventName": "message.incoming",
+            "data": {"id": "5215588880003@s.whatsapp.net", "from": "5215588880004", "body": "y"},
+        },
+    ):
+        requests.post(
+            f"{server.url}/webhooks/builderbot/whatsapp",
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json", "X-Webhook-Token": "test-builderbot-token"},
+            timeout=10,
+        )
+    OtpChallenge.objects.create(
+        phone=PHONE, purpose="login", code_hash="x", max_attempts=5, expires_at=timezone.now() + timedelta(minutes=5),
+        conversation_id="5215588880005", client_id="c",
+    )  # fmt: skip
+    root = make_user("root", staff=True, superuser=True)
+    browser = AdminBrowser(server.url)
+    assert browser.login("root", PASSWORD, totp_now(totp_device(root))).status_code == 302
+    pages = [browser.session.get(f"{server.url}/admin/webhooks/interactionevent/", timeout=10).text]
+    for event in InteractionEvent.objects.all():
+        pages.append(
+            browser.session.get(f"{server.url}/admin/webhooks/interactionevent/{event.pk}/change/", timeout=10).text
+        )
+    challenge = OtpChallenge.objects.get()
+    pages.append(browser.session.get(f"{server.url}/admin/otp/otpchallenge/{challenge.pk}/change/", timeout=10).text)
+    text = "\n".join(pages)
+    for number in ("5215588880001", "5215588880003", "5215588880005"):
+        assert number not in text, number
+    assert "Server Error" not in text
+
+
+def test_an_out_of_range_call_duration_is_dropped_and_the_rest_of_the_call_applied(prod_server):
+    """Found: `call_duration_secs: 99999999999999999999` failed the whole post-call delivery (OverflowError)."""
+    server = prod_server()
+    payload = fixture_json("elevenlabs_post_call_transcription.json")
+    payload["data"]["metadata"]["call_duration_secs"] = 99999999999999999999
+    raw = json.dumps(payload).encode()
+    response = requests.post(
+        f"{server.url}/webhooks/elevenlabs/call",
+        data=raw,
+        headers={
+            "Content-Type": "application/json",
+            "ElevenLabs-Signature": elevenlabs_signature_compute(raw_body=raw, secret=ELEVENLABS_SECRET),
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200 and response.json()["status"] == "processed", response.text
+    detail = CallDetail.objects.get()
+    assert detail.duration_seconds is None and detail.transcript
+    assert Interaction.objects.get().customer_phone
+
+
+def test_the_voice_agent_checks_only_its_own_codes_of_a_conversation(otp_server, fake_twilio):
+    """Found: an API client could bind a challenge of its own (to its own phone) to a call's conversation id, and the
+    voice agent's verification then answered `unavailable` instead of checking the caller's code."""
+    tools = {"Content-Type": "application/json", "X-Webhook-Token": settings.ELEVENLABS_WEBHOOK_TOKENS[0]}
+    caller = "+525500006666"
+    requests.post(
+        f"{otp_server.url}/webhooks/elevenlabs/initiation",
+        json={
+            "caller_id": caller,
+            "agent_id": "a",
+            "called_number": "+525500000000",
+            "call_sid": "CA1",
+            "conversation_id": "conv_x",
+        },
+        headers=tools,
+        timeout=10,
+    )
+    intruder = make_api_key("integration")
+    _post(
+        otp_server, "/api/otp", intruder, {"phone": "+525500007777", "purpose": "identity", "conversation_id": "conv_x"}
+    )
+    intruder_code = _code(fake_twilio)
+    sent = requests.post(
+        f"{otp_server.url}/webhooks/elevenlabs/tools/otp/send",
+        json={"conversation_id": "conv_x", "caller_id": caller},
+        headers=tools,
+        timeout=10,
+    ).json()
+    assert sent["result"] == "sent", sent
+    caller_code = _code(fake_twilio)
+    wrong = requests.post(
+        f"{otp_server.url}/webhooks/elevenlabs/tools/otp/verify",
+        json={"conversation_id": "conv_x", "caller_id": caller, "code": intruder_code},
+        headers=tools,
+        timeout=10,
+    ).json()
+    assert wrong["result"] == "wrong_code", wrong
+    right = requests.post(
+        f"{otp_server.url}/webhooks/elevenlabs/tools/otp/verify",
+        json={"conversation_id": "conv_x", "caller_id": caller, "code": caller_code},
+        headers=tools,
+        timeout=10,
+    ).json()
+    assert right["result"] == "approved", right
+
+
+@pytest.mark.parametrize(
+    "media_url",
+    ["http://cdn.example.com/a.jpg", "https://169.254.169.254/latest/meta-data", "https://localhost/x.png",
+     "https://user:pw@cdn.example.com/a.jpg", "https://intranet/a.jpg", "https://[::1]/a.jpg"],
+)  # fmt: skip
+def test_a_media_link_must_be_a_public_https_address(prod_server, media_url):
+    """Found: any media URL was handed to BuilderBot to fetch, the cloud's metadata address included."""
+    server = prod_server({"THROTTLE_RATE_WRITES": "1000/min"})
+    interaction = Interaction.objects.create(
+        channel="whatsapp", direction="inbound", provider="builderbot", customer_phone=PHONE
+    )
+    key = make_api_key("supervisor")
+    response = _post(
+        server, f"/api/interactions/{interaction.pk}/messages", key, {"body": "mire", "media_url": media_url}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["attr"] == "media_url"
+    assert not Message.objects.exists()
