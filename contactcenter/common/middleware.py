@@ -22,7 +22,7 @@ def redact_query_string(query: str) -> str:
     redacted when its name is a secret's, or with the phone numbers in it masked (by its name too: `phone=`)."""
     parts = []
     for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
-        shown = "[REDACTED]" if _QUERY_SECRET_NAME_RE.match(name) else phones_mask(value, key=name)
+        shown = "[REDACTED]" if _QUERY_SECRET_NAME_RE.search(name) else phones_mask(value, key=name)
         parts.append(f"{quote(phones_mask(name), safe=_QUERY_SAFE_CHARS)}={quote(shown, safe=_QUERY_SAFE_CHARS)}")
     return "&".join(parts)
 
