@@ -14,6 +14,17 @@ class ApiKey(AbstractAPIKey):
 
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    # Who issued it in the admin: their deactivation or removal revokes it (a key must not outlive its issuer's
+    # access). Empty for keys issued from the command line.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("issued by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="issued_api_keys",
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")

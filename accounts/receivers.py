@@ -1,6 +1,6 @@
 """Signal receivers: a credential change ends the account's tokens; a lockout is audited."""
 
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 
 def _credential_change(user) -> str:
@@ -26,9 +26,17 @@ def user_pre_save(sender, instance, raw=False, **kwargs) -> None:
 def user_post_save(sender, instance, created=False, raw=False, **kwargs) -> None:
     reason = instance.__dict__.pop("_tokens_revoke_reason", "")
     if reason and not created and not raw:
-        from .services import account_tokens_revoke
+        from .services import account_tokens_revoke, api_keys_of_issuer_revoke
 
         account_tokens_revoke(user_id=instance.pk, reason=reason)
+        if reason == "deactivated":
+            api_keys_of_issuer_revoke(user_id=instance.pk, reason=reason)
+
+
+def user_pre_delete(sender, instance, **kwargs) -> None:
+    from .services import api_keys_of_issuer_revoke
+
+    api_keys_of_issuer_revoke(user_id=instance.pk, reason="removed")
 
 
 def device_post_delete(sender, instance, origin=None, **kwargs) -> None:
@@ -67,6 +75,7 @@ def connect() -> None:
     user_model = get_user_model()
     pre_save.connect(user_pre_save, sender=user_model, dispatch_uid="accounts.user_pre_save")
     post_save.connect(user_post_save, sender=user_model, dispatch_uid="accounts.user_post_save")
+    pre_delete.connect(user_pre_delete, sender=user_model, dispatch_uid="accounts.user_pre_delete")
     post_delete.connect(device_post_delete, sender=TOTPDevice, dispatch_uid="accounts.totp_device_deleted")
     user_locked_out.connect(lockout_audit, dispatch_uid="accounts.lockout_audit")
     user_logged_in.connect(user_signed_in, dispatch_uid="accounts.user_signed_in")

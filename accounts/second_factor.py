@@ -18,11 +18,9 @@ def second_factor_required() -> bool:
 
 
 def second_factor_needed(user) -> bool:
-    """Whether this user must give a TOTP code to sign in: staff (who may use the admin) and anyone who has a
-    confirmed device, whenever the second factor is required."""
-    if not second_factor_required():
-        return False
-    return bool(user.is_staff or TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+    """Whether this user must give a TOTP code to sign in: every console user, whenever the second factor is required
+    (always with DEBUG off). A user without a device cannot sign in: give them one with `admin_totp_device`."""
+    return second_factor_required()
 
 
 def second_factor_verify(*, user, token: str) -> bool:

@@ -18,34 +18,65 @@ from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
 
 from .models import AccountSecurity, ApiKey
-from .roles import API_KEY_ROLES
+from .roles import API_KEY_ROLES, Role
 from .second_factor import second_factor_needed, second_factor_verify
 from .tokens import GENERATION_CLAIM, ConsoleRefreshToken, account_token_generation
 
 logger = logging.getLogger(__name__)
 
 
-def _check_role(role: str) -> None:
+def api_key_role_check(role: str, *, issuer=None) -> None:
     if role not in API_KEY_ROLES:
         raise ApplicationError(
             f"An API key's role must be one of: {', '.join(sorted(API_KEY_ROLES))}.", code="invalid_role", attr="role"
         )
+    if role == Role.SUPERVISOR and issuer is not None and not issuer.is_superuser:
+        # A supervisor key sees numbers in clear and needs no second factor: only a superuser hands one out.
+        raise ApplicationError(
+            "Only a superuser may issue a supervisor key.", code="role_not_allowed", attr="role", status=403
+        )
+
+
+def api_key_expiry_check(expires_at: datetime | None) -> datetime:
+    """Every key expires, at most API_KEY_MAX_DAYS from now (default: that far)."""
+    now = timezone.now()
+    latest = now + timedelta(days=settings.API_KEY_MAX_DAYS)
+    if expires_at is None:
+        return latest
+    if expires_at <= now:
+        raise ApplicationError("The expiry must be in the future.", code="invalid_expiry", attr="expiry_date")
+    if expires_at > latest + timedelta(minutes=1):
+        raise ApplicationError(
+            f"A key may live at most {settings.API_KEY_MAX_DAYS} days (API_KEY_MAX_DAYS).",
+            code="invalid_expiry",
+            attr="expiry_date",
+        )
+    return expires_at
 
 
 def api_key_create(
-    *, name: str, role: str, actor: Actor, expires_at: datetime | None = None, expires_days: int | None = None
+    *,
+    name: str,
+    role: str,
+    actor: Actor,
+    expires_at: datetime | None = None,
+    expires_days: int | None = None,
+    issuer=None,
 ) -> tuple[ApiKey, str]:
-    """Issue a new key. Returns the stored row and the key itself, which is never stored and cannot be shown again."""
+    """Issue a new key. Returns the stored row and the key itself, which is never stored and cannot be shown again.
+    `issuer` is the console user issuing it (None from the command line): a supervisor key needs a superuser, and the
+    key is revoked when its issuer is deactivated or removed. Every key expires (API_KEY_MAX_DAYS at most)."""
     name = (name or "").strip()
     if not name or len(name) > 50:
         raise ApplicationError("Give the key a name of 1 to 50 characters.", code="invalid_name", attr="name")
-    _check_role(role)
+    api_key_role_check(role, issuer=issuer)
     if expires_days is not None:
         if expires_days < 1:
             raise ApplicationError("Expiry must be at least one day.", code="invalid_expiry", attr="expires_days")
         expires_at = timezone.now() + timedelta(days=expires_days)
+    expires_at = api_key_expiry_check(expires_at)
     with transaction.atomic():
-        api_key, key = ApiKey.objects.create_key(name=name, role=role, expiry_date=expires_at)
+        api_key, key = ApiKey.objects.create_key(name=name, role=role, expiry_date=expires_at, created_by=issuer)
         audit_log_record(
             actor=actor,
             action="api_key.created",
@@ -56,9 +87,12 @@ def api_key_create(
     return api_key, key
 
 
-def api_key_assign(*, api_key: ApiKey, actor: Actor) -> str:
-    """Give an unsaved key row (built by the admin form) its key, save it and audit it. Returns the key."""
-    _check_role(api_key.role)
+def api_key_assign(*, api_key: ApiKey, actor: Actor, issuer=None) -> str:
+    """Give an unsaved key row (built by the admin form) its key, save it and audit it. Returns the key. The rules
+    of api_key_create apply (issuer, expiry)."""
+    api_key_role_check(api_key.role, issuer=issuer)
+    api_key.expiry_date = api_key_expiry_check(api_key.expiry_date)
+    api_key.created_by = issuer
     with transaction.atomic():
         key = ApiKey.objects.assign_key(api_key)
         api_key.save()
@@ -226,6 +260,15 @@ def account_tokens_revoke(*, user_id, reason: str) -> None:
             data={"reason": reason},
         )
     logger.info("tokens_revoked", extra={"user_id": user_id, "reason": reason})
+
+
+def api_keys_of_issuer_revoke(*, user_id, reason: str) -> int:
+    """Revoke every key the user issued (their deactivation or removal): a key must not outlive its issuer's access.
+    Returns how many were revoked; each is audited."""
+    revoked = 0
+    for key_id in ApiKey.objects.filter(created_by_id=user_id, revoked=False).values_list("pk", flat=True):
+        revoked += api_key_revoke(api_key_id=key_id, actor=Actor.system(f"accounts: issuer {reason}"))
+    return revoked
 
 
 def expired_tokens_flush(*, now: datetime | None = None) -> int:

@@ -1,3 +1,5 @@
+import unicodedata
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
@@ -39,8 +41,26 @@ REASON_MIN_LENGTH = 5
 REASON_MAX_LENGTH = 200
 
 
+class ReasonField(forms.CharField):
+    """A reason people give before they see numbers in clear: what is read is what is recorded. Invisible characters
+    (zero-width spaces, joiners, other format characters) are dropped, runs of spaces folded, and what is left must
+    hold REASON_MIN_LENGTH letters or digits."""
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        text = "".join(char for char in text if unicodedata.category(char) not in ("Cf", "Cc", "Co", "Cn"))
+        return " ".join(text.split())
+
+    def validate(self, value):
+        super().validate(value)
+        if value and sum(char.isalnum() for char in value) < REASON_MIN_LENGTH:
+            raise forms.ValidationError(
+                _("Give a reason of at least %(n)d letters or digits.") % {"n": REASON_MIN_LENGTH}, code="min_length"
+            )
+
+
 class RevealForm(forms.Form):
-    reason = forms.CharField(
+    reason = ReasonField(
         label=_("Reason"),
         min_length=REASON_MIN_LENGTH,
         max_length=REASON_MAX_LENGTH,
@@ -52,7 +72,7 @@ class RevealForm(forms.Form):
 class ExportForm(forms.Form):
     """Confirms a CSV export: with the customers' numbers in clear, the user gives a reason, as for a reveal."""
 
-    reason = forms.CharField(
+    reason = ReasonField(
         label=_("Reason"),
         min_length=REASON_MIN_LENGTH,
         max_length=REASON_MAX_LENGTH,

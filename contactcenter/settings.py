@@ -300,6 +300,14 @@ DRF_STANDARDIZED_ERRORS = {
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
     "EXCEPTION_HANDLER_CLASS": "contactcenter.common.errors.ContactCenterExceptionHandler",
 }
+# Every API key expires: at most this many days after it is issued (the default expiry too).
+API_KEY_MAX_DAYS = env.int("API_KEY_MAX_DAYS", default=365)
+# The admin's messages (a new API key is shown in one) live in the session, never in a cookie of their own.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# The admin's session ends when the browser closes, and within ADMIN_SESSION_HOURS of signing in anyway.
+ADMIN_SESSION_HOURS = env.int("ADMIN_SESSION_HOURS", default=8)
+SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Console users' JWTs (POST /api/auth/token); signed with SECRET_KEY unless JWT_SIGNING_KEY is set.
 # Refresh tokens rotate: each works once (blacklisted on use, simplejwt's blacklist app) and a session lasts at most
 # JWT_REFRESH_TOKEN_HOURS from sign-in (rotation does not extend it). accounts/tokens.py adds the account's token

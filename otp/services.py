@@ -340,8 +340,10 @@ def _limits_check(*, e164: str, purpose: str, client_id: str, now: datetime) -> 
             code="client_rate_limited",
             log_fields={"client": client_id},
         )
+    # Per client: one client can neither use up another's limits for a number nor learn, from its own 429, how many
+    # codes others sent it (the client's own limit above caps what any one client can send in all).
     _window_check(
-        OtpChallenge.objects.filter(phone=e164, purpose=purpose),
+        OtpChallenge.objects.filter(phone=e164, purpose=purpose, client_id=client_id),
         limit=settings.OTP_RATE_LIMIT_MAX,
         window=settings.OTP_RATE_LIMIT_WINDOW_SECONDS,
         now=now,
@@ -353,7 +355,7 @@ def _limits_check(*, e164: str, purpose: str, client_id: str, now: datetime) -> 
         # Every purpose together: purposes are free slugs, so a per-purpose limit alone would let one client text a
         # number without end by varying the purpose.
         _window_check(
-            OtpChallenge.objects.filter(phone=e164),
+            OtpChallenge.objects.filter(phone=e164, client_id=client_id),
             limit=settings.OTP_PHONE_RATE_LIMIT_MAX,
             window=settings.OTP_RATE_LIMIT_WINDOW_SECONDS,
             now=now,
@@ -363,7 +365,11 @@ def _limits_check(*, e164: str, purpose: str, client_id: str, now: datetime) -> 
         )
     interval = settings.OTP_MIN_INTERVAL_SECONDS
     if interval > 0:
-        last = OtpChallenge.objects.filter(phone=e164).order_by("-created_at").values_list("created_at", flat=True)
+        last = (
+            OtpChallenge.objects.filter(phone=e164, client_id=client_id)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+        )
         last_at = last.first()
         if last_at is not None and last_at > now - timedelta(seconds=interval):
             logger.warning("otp_rate_limited", extra={"rule": "min_interval", "phone": phone_mask(e164)})

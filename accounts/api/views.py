@@ -7,15 +7,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contactcenter.common.fields import StrictCharField
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 
 from ..services import auth_logout, auth_tokens_obtain, auth_tokens_refresh
 
 
 class TokenObtainInputSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
-    otp_token = serializers.CharField(
+    # Blank (or only spaces) is a wrong username like any other: the one 401 for every refusal, never a 400 that
+    # tells a blank name apart.
+    username = StrictCharField(max_length=150, allow_blank=True)
+    password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp_token = StrictCharField(
         max_length=16,
         required=False,
         allow_blank=True,
@@ -25,7 +28,9 @@ class TokenObtainInputSerializer(serializers.Serializer):
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=4096)
+    refresh = StrictCharField(
+        max_length=4096, allow_blank=True, help_text="A refresh token; blank or unknown is the same 401."
+    )
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from accounts.admin import ApiKeyAdmin
 from accounts.models import ApiKey
 from audit.models import AuditLog
-from tests.api.helpers import key_client, make_user
+from tests.api.helpers import key_client, make_user, totp_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -119,9 +119,13 @@ def test_the_admin_shows_a_new_key_once_and_revokes_keys_with_an_audit_record():
 
 
 def test_jwt_obtain_use_and_refresh():
-    make_user("auditor", username="ana")
+    user = make_user("auditor", username="ana")
     client = APIClient()
-    tokens = client.post("/api/auth/token", {"username": "ana", "password": "pw-Secret-123"}, format="json").json()
+    tokens = client.post(
+        "/api/auth/token",
+        {"username": "ana", "password": "pw-Secret-123", "otp_token": totp_code(user)},  # every console user's code
+        format="json",
+    ).json()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
     assert client.get(LIST).status_code == 200
     refreshed = APIClient().post("/api/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
@@ -145,7 +149,13 @@ def test_jwt_wrong_password_and_bad_tokens_are_401():
 def test_jwt_of_a_deactivated_user_is_401():
     user = make_user("auditor", username="gone")
     tokens = (
-        APIClient().post("/api/auth/token", {"username": "gone", "password": "pw-Secret-123"}, format="json").json()
+        APIClient()
+        .post(
+            "/api/auth/token",
+            {"username": "gone", "password": "pw-Secret-123", "otp_token": totp_code(user)},
+            format="json",
+        )
+        .json()
     )
     user.is_active = False
     user.save(update_fields=["is_active"])

@@ -26,10 +26,25 @@ def make_user(
     return user
 
 
+def totp_code(user) -> str:
+    """The current code of the user's authenticator (a device is given to them first if they have none)."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="phone", confirmed=True
+    )
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
+
+
 def user_client(user) -> APIClient:
-    """A client carrying a real JWT for the user (the console's way in)."""
+    """A client carrying a real JWT for the user (the console's way in: password and second factor)."""
     client = APIClient()
-    response = client.post("/api/auth/token", {"username": user.username, "password": "pw-Secret-123"}, format="json")
+    response = client.post(
+        "/api/auth/token",
+        {"username": user.username, "password": "pw-Secret-123", "otp_token": totp_code(user)},
+        format="json",
+    )
     assert response.status_code == 200, response.content
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
     return client

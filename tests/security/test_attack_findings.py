@@ -1,6 +1,7 @@
 """What the second round of attacks found (an outside tester working from the README and docs/security.md alone), each
 proven closed. Named for the behaviour; the finding each answers is in its docstring."""
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -251,3 +252,146 @@ def test_a_media_link_must_be_a_public_https_address(prod_server, media_url):
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["attr"] == "media_url"
     assert not Message.objects.exists()
+
+
+# --- the first attacker's findings (identity, sessions, access control) ---------------------------------------------
+
+
+def test_a_console_user_with_a_role_gets_no_api_token_without_the_second_factor(prod_server):
+    """Found (high): a console user in the supervisor group who is not staff got a full token with the password alone."""
+    server = prod_server({"THROTTLE_RATE_AUTH": "1000/min"})
+    user = make_user("sup3", role="supervisor")
+    refused = requests.post(f"{server.url}/api/auth/token", json={"username": "sup3", "password": PASSWORD}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["errors"][0]["code"] == "invalid_credentials"
+    device = totp_device(user)
+    granted = requests.post(
+        f"{server.url}/api/auth/token",
+        json={"username": "sup3", "password": PASSWORD, "otp_token": totp_now(device)},
+        timeout=10,
+    )
+    assert granted.status_code == 200, granted.text
+
+
+def test_one_client_can_neither_exhaust_nor_observe_another_clients_limits_for_a_number(otp_server):
+    """Found: another client's codes counted against a client's per-number limit, so one client could lock a
+    customer out of another's codes and learn, from its own 429, how many codes others had sent."""
+    a, b = make_api_key("integration", "a"), make_api_key("integration", "b")
+    number = "+525533330009"
+    assert [_post(otp_server, "/api/otp", a, {"phone": number, "purpose": "login"}).status_code for _ in range(2)] == [
+        201,
+        201,
+    ]
+    assert [_post(otp_server, "/api/otp", b, {"phone": number, "purpose": "login"}).status_code for _ in range(4)] == [
+        201,
+        201,
+        201,
+        429,
+    ]
+    assert _post(otp_server, "/api/otp", a, {"phone": number, "purpose": "login"}).status_code == 201
+
+
+def test_an_api_key_issued_in_the_admin_never_travels_in_a_cookie(prod_server):
+    """Found: the new key was shown through Django's cookie-based messages: signed, not encrypted, in two headers."""
+    server = prod_server()
+    root = make_user("root", staff=True, superuser=True)
+    browser = AdminBrowser(server.url)
+    assert browser.login("root", PASSWORD, totp_now(totp_device(root))).status_code == 302
+    token = browser.csrf("/admin/accounts/apikey/add/")
+    added = browser.session.post(
+        f"{server.url}/admin/accounts/apikey/add/",
+        data={"name": "ivr", "role": "integration", "expiry_date_0": "2027-01-01", "expiry_date_1": "00:00:00",
+              "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{server.url}/admin/accounts/apikey/add/"},
+        allow_redirects=False,
+        timeout=10,
+    )  # fmt: skip
+    assert added.status_code == 302, added.text[:2000]
+    assert "messages" not in added.cookies and "messages" not in browser.session.cookies
+    page = browser.session.get(f"{server.url}{added.headers['Location']}", timeout=10)
+    from accounts.models import ApiKey
+
+    prefix = ApiKey.objects.get(name="ivr").prefix
+    assert f"{prefix}." in page.text  # shown once, on the page that follows
+
+
+def test_an_invisible_reason_neither_reveals_a_number_nor_exports_in_clear(prod_server):
+    """Found: five zero-width spaces were accepted as the reason of a reveal and of an export in clear."""
+    server = prod_server()
+    root = make_user("root", staff=True, superuser=True)
+    interaction = Interaction.objects.create(
+        channel="sms", direction="inbound", provider="twilio", customer_phone="+525533330077"
+    )
+    browser = AdminBrowser(server.url)
+    assert browser.login("root", PASSWORD, totp_now(totp_device(root))).status_code == 302
+    url = f"/admin/interactions/interaction/{interaction.pk}/reveal/"
+    token = browser.csrf(f"/admin/interactions/interaction/{interaction.pk}/change/")
+    page = browser.session.post(
+        server.url + url,
+        data={"reason": "\u200b" * 5, "csrfmiddlewaretoken": token},
+        headers={"Referer": server.url + url},
+        timeout=10,
+    )
+    assert "+525533330077" not in page.text
+    from audit.models import AuditLog
+
+    assert not AuditLog.objects.filter(action="interaction.pii_viewed").exists()
+
+
+def test_superusers_can_neither_revive_revoked_tokens_nor_read_second_factor_secrets_in_the_admin(prod_server):
+    """Found: a superuser could delete a blacklist entry (reviving a signed-out refresh token) and read TOTP keys."""
+    server = prod_server()
+    root = make_user("root", staff=True, superuser=True)
+    device = totp_device(root)
+    browser = AdminBrowser(server.url)
+    assert browser.login("root", PASSWORD, totp_now(device)).status_code == 302
+    for path in ("/admin/token_blacklist/blacklistedtoken/", "/admin/token_blacklist/outstandingtoken/"):
+        assert browser.session.get(server.url + path, timeout=10).status_code == 404, path
+    detail = browser.session.get(f"{server.url}/admin/otp_totp/totpdevice/{device.pk}/change/", timeout=10)
+    assert device.key not in detail.text
+
+
+def test_admin_sessions_end_with_the_browser_and_within_hours(prod_server):
+    """Found: the admin's session cookie lasted 14 days and survived closing the browser."""
+    server = prod_server()
+    root = make_user("root", staff=True, superuser=True)
+    browser = AdminBrowser(server.url)
+    response = browser.login("root", PASSWORD, totp_now(totp_device(root)))
+    set_cookie = response.headers.get("Set-Cookie", "")
+    session_cookie = next(part for part in set_cookie.split(", sessionid=")[-1:])
+    assert "Max-Age" not in session_cookie and "expires" not in session_cookie.lower()
+    from django.contrib.sessions.models import Session
+
+    session = Session.objects.get()
+    assert session.expire_date - timezone.now() <= timedelta(hours=settings.ADMIN_SESSION_HOURS, minutes=1)
+
+
+def test_api_keys_expire_and_only_superusers_issue_supervisor_keys_which_end_with_their_issuer(prod_server):
+    """Found: a supervisor could mint a never-expiring supervisor key that kept working after they were deactivated."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from accounts.models import ApiKey
+    from accounts.services import api_key_create
+    from audit.services import Actor
+    from contactcenter.common.errors import ApplicationError
+
+    call_command("create_api_key", "ivr", "--role", "integration", stdout=io.StringIO())
+    key = ApiKey.objects.get(name="ivr")
+    assert key.expiry_date is not None
+    assert key.expiry_date <= timezone.now() + timedelta(days=settings.API_KEY_MAX_DAYS, minutes=1)
+    with pytest.raises(CommandError):
+        call_command("create_api_key", "x", "--role", "integration", "--expires-days", "100000", stdout=io.StringIO())
+    supervisor = make_user("sup1", role="supervisor", staff=True)
+    with pytest.raises(ApplicationError):
+        api_key_create(name="mine", role="supervisor", actor=Actor.user(supervisor), issuer=supervisor)
+    _issued, raw = api_key_create(name="reports", role="auditor", actor=Actor.user(supervisor), issuer=supervisor)
+    server = prod_server()
+    assert requests.get(f"{server.url}/api/audit-logs", headers={"Authorization": f"Api-Key {raw}"}, timeout=10).ok
+    supervisor.is_active = False
+    supervisor.save()
+    assert (
+        requests.get(
+            f"{server.url}/api/audit-logs", headers={"Authorization": f"Api-Key {raw}"}, timeout=10
+        ).status_code
+        == 401
+    )

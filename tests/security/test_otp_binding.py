@@ -85,13 +85,15 @@ def test_another_client_can_neither_read_verify_nor_lock_out_a_challenge(otp_ser
 
 
 def test_a_console_user_cannot_reach_an_api_clients_challenge(otp_server, fake_twilio):
-    from .conftest import PASSWORD, make_user
+    from .conftest import PASSWORD, make_user, totp_device, totp_now
 
     owner = Client(otp_server)
     challenge_id = owner.post("/api/otp", {"phone": PHONE, "purpose": "login"}).json()["id"]
-    make_user("agent.api", role="agent")
+    device = totp_device(make_user("agent.api", role="agent"))
     access = requests.post(
-        f"{otp_server.url}/api/auth/token", json={"username": "agent.api", "password": PASSWORD}, timeout=10
+        f"{otp_server.url}/api/auth/token",
+        json={"username": "agent.api", "password": PASSWORD, "otp_token": totp_now(device)},
+        timeout=10,
     ).json()["access"]
     headers = {"Authorization": f"Bearer {access}"}
     assert requests.get(f"{otp_server.url}/api/otp/{challenge_id}", headers=headers, timeout=10).status_code == 404

@@ -63,10 +63,13 @@ def test_a_staff_user_without_a_second_factor_device_gets_no_api_token(prod_serv
     assert _error(_token(server, username="nodevice", password=PASSWORD))[1] == "invalid_credentials"
 
 
-def test_a_console_user_who_is_not_staff_signs_in_with_the_password(prod_server):
+def test_a_console_user_who_is_not_staff_needs_the_second_factor_too(prod_server):
+    # Reversed by the second attack round: a role group alone opens the API, so every console user gives the code.
     server = prod_server(ENV)
-    make_user("agent.api", role="agent")
-    assert _token(server, username="agent.api", password=PASSWORD).status_code == 200
+    user = make_user("agent.api", role="agent")
+    assert _error(_token(server, username="agent.api", password=PASSWORD))[1] == "invalid_credentials"
+    device = totp_device(user)
+    assert _token(server, username="agent.api", password=PASSWORD, otp_token=totp_now(device)).status_code == 200
 
 
 def test_the_admin_does_not_tell_a_right_password_with_a_wrong_code_from_a_wrong_password(prod_server):
@@ -87,7 +90,12 @@ def test_the_admin_does_not_tell_a_right_password_with_a_wrong_code_from_a_wrong
 
 
 def _pair(server, username: str = "agent.api") -> dict:
-    response = _token(server, username=username, password=PASSWORD)
+    from django.contrib.auth.models import User
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = User.objects.get(username=username)
+    device = TOTPDevice.objects.filter(user=user).first() or totp_device(user)
+    response = _token(server, username=username, password=PASSWORD, otp_token=totp_now(device))
     assert response.status_code == 200, response.text
     return response.json()
 

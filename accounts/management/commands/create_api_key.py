@@ -16,7 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("name", help="A name for the client, e.g. 'ivr-production' (1 to 50 characters).")
         parser.add_argument("--role", required=True, choices=sorted(API_KEY_ROLES), help="What the client may do.")
         parser.add_argument(
-            "--expires-days", type=int, default=None, help="Days until the key expires (default: never)."
+            "--expires-days",
+            type=int,
+            default=None,
+            help="Days until the key expires (default and most: API_KEY_MAX_DAYS, 365).",
         )
 
     def handle(self, *args, name, role, expires_days, **options):
@@ -26,7 +29,7 @@ class Command(BaseCommand):
             )
         except ApplicationError as exc:
             raise CommandError(exc.detail) from exc
-        expiry = api_key.expiry_date.isoformat() if api_key.expiry_date else "never"
+        expiry = api_key.expiry_date.isoformat()
         self.stdout.write(
             f"Created API key '{api_key.name}' (prefix {api_key.prefix}, role {api_key.role}, expires {expiry}). "
             "Store it now: it cannot be shown again."
