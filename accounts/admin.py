@@ -69,7 +69,7 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.request_user = request.user
+        form.request_user = getattr(request, "user", None)
         return form
 
     def save_model(self, request, obj, form=None, change=False):

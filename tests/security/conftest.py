@@ -1,6 +1,8 @@
 """Shared pieces of the security tests: the product served as production serves it (gunicorn, DEBUG off, PostgreSQL,
 Redis), users and API keys of each role, and the HTTP helpers an outside attacker would use."""
 
+import http.cookiejar
+
 import pytest
 import requests
 from django.contrib.auth.models import Group, User
@@ -64,6 +66,13 @@ def totp_now(device, *, offset_steps: int = 0) -> str:
     return f"{code:0{device.digits}d}"
 
 
+class _PlainHttpCookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Production marks its cookies Secure; the test server speaks plain HTTP on loopback: send them anyway."""
+
+    def return_ok_secure(self, cookie, request):
+        return True
+
+
 class AdminBrowser:
     """A requests session that signs in to /admin/ as a person would (the login form, its CSRF token) and posts
     admin actions."""
@@ -71,6 +80,7 @@ class AdminBrowser:
     def __init__(self, base_url: str):
         self.base_url = base_url
         self.session = requests.Session()
+        self.session.cookies.set_policy(_PlainHttpCookiePolicy())
 
     def _plain_http_cookies(self) -> None:
         # Production marks its cookies Secure; the test server speaks plain HTTP on loopback.
