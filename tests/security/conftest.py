@@ -1,8 +1,6 @@
 """Shared pieces of the security tests: the product served as production serves it (gunicorn, DEBUG off, PostgreSQL,
 Redis), users and API keys of each role, and the HTTP helpers an outside attacker would use."""
 
-import http.cookiejar
-
 import pytest
 import requests
 from django.contrib.auth.models import Group, User
@@ -66,11 +64,15 @@ def totp_now(device, *, offset_steps: int = 0) -> str:
     return f"{code:0{device.digits}d}"
 
 
-class _PlainHttpCookiePolicy(http.cookiejar.DefaultCookiePolicy):
-    """Production marks its cookies Secure; the test server speaks plain HTTP on loopback: send them anyway."""
+class _PlainHttpSession(requests.Session):
+    """Production marks its cookies Secure; the test server speaks plain HTTP on loopback: after every answer the
+    cookies it set are made sendable over HTTP."""
 
-    def return_ok_secure(self, cookie, request):
-        return True
+    def request(self, *args, **kwargs):
+        response = super().request(*args, **kwargs)
+        for cookie in self.cookies:
+            cookie.secure = False
+        return response
 
 
 class AdminBrowser:
@@ -79,8 +81,7 @@ class AdminBrowser:
 
     def __init__(self, base_url: str):
         self.base_url = base_url
-        self.session = requests.Session()
-        self.session.cookies.set_policy(_PlainHttpCookiePolicy())
+        self.session = _PlainHttpSession()
 
     def _plain_http_cookies(self) -> None:
         # Production marks its cookies Secure; the test server speaks plain HTTP on loopback.
