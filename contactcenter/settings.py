@@ -345,6 +345,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "contactcenter.common.openapi.postprocess_schema",
     ],
 }
 

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contactcenter.common.errors import error_response
+from contactcenter.common.openapi import required_body
 from contactcenter.common.parsers import JSON_MAX_DEPTH, BodyUnreadable, form_body_load, json_body_parse, json_storable
 
 from .auth import (
@@ -107,6 +108,11 @@ QUERY_TOKEN_PARAMETER = OpenApiParameter(
     required=False,
     description="The token, for providers that cannot send headers (redacted from every log line).",
 )
+# The bodies each webhook reads: a JSON object (BuilderBot: or a non-empty list of them), or form fields (at least one).
+JSON_OBJECT = {"type": "object", "additionalProperties": {}}
+JSON_BODY = required_body(JSON_OBJECT)
+BUILDERBOT_BODY = required_body({"anyOf": [JSON_OBJECT, {"type": "array", "items": JSON_OBJECT, "minItems": 1}]})
+FORM_BODY = required_body({"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1})
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
     OpenApiTypes.STR,
@@ -295,7 +301,7 @@ class ElevenLabsCallWebhookView(WebhookView):
             IDEMPOTENCY_PARAMETER,
             OpenApiParameter(ELEVENLABS_SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False),
         ],
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={"application/json": JSON_BODY},
         responses={200: AckSerializer, **ERROR_RESPONSES},
     )
     def post(self, request, *args, **kwargs):
@@ -330,7 +336,7 @@ class BuilderBotWhatsAppWebhookView(WebhookView):
         tags=["webhooks"],
         auth=[],
         parameters=[TOKEN_PARAMETER, QUERY_TOKEN_PARAMETER, IDEMPOTENCY_PARAMETER],
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={"application/json": BUILDERBOT_BODY},
         responses={200: AckSerializer, **ERROR_RESPONSES},
     )
     def post(self, request, *args, **kwargs):
@@ -385,7 +391,7 @@ class TwilioSmsStatusWebhookView(WebhookView):
             IDEMPOTENCY_PARAMETER,
             OpenApiParameter(TWILIO_SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False),
         ],
-        request={FORM_TYPE: OpenApiTypes.OBJECT},
+        request={FORM_TYPE: FORM_BODY},
         responses={200: AckSerializer, **ERROR_RESPONSES},
     )
     def post(self, request, *args, **kwargs):

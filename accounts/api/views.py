@@ -22,8 +22,8 @@ class TokenObtainInputSerializer(serializers.Serializer):
         max_length=16,
         required=False,
         allow_blank=True,
-        help_text="The 6-digit code of the user's authenticator app. Required for staff (and anyone with a "
-        "second-factor device); a missing or wrong code is answered like a wrong password.",
+        help_text="The 6-digit code of the user's authenticator app. Required of every console user whenever the "
+        "second factor is required (always with DEBUG off); a missing or wrong code is answered like a wrong password.",
     )
 
 
@@ -64,8 +64,8 @@ class _PublicAuthView(APIView):
 @extend_schema(
     tags=["auth"],
     summary="Sign in: obtain a JWT pair",
-    description="Console users exchange their username and password (and, for staff, the code of their "
-    "authenticator app in `otp_token`) for an access token (send it as `Authorization: Bearer <access>`) and a "
+    description="Console users exchange their username, password and the code of their authenticator app "
+    "(`otp_token`) for an access token (send it as `Authorization: Bearer <access>`) and a "
     "refresh token. Every refusal is the same 401 `invalid_credentials`. After LOGIN_FAILURE_LIMIT failures for an "
     "account or from an address, both are refused for LOGIN_LOCKOUT_MINUTES: 429 `locked_out`.",
     request=TokenObtainInputSerializer,

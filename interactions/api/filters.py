@@ -1,8 +1,10 @@
 """Query filters of GET /api/interactions. Each one is served by an index that carries the newest-first order."""
 
+import re
 import uuid
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
@@ -27,6 +29,39 @@ def _phone_hashes_or_error(value: str, field: str) -> list[str]:
         raise ValidationError({field: ["Enter a full phone number in E.164 format, e.g. +5215512345678."]})
 
 
+class _WholeNumberField(forms.IntegerField):
+    """Digits only: `1.5`, `1.0` and `+1` are not ids."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not re.fullmatch(r"[0-9]+", str(value)):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class WholeNumberFilter(django_filters.NumberFilter):
+    field_class = _WholeNumberField
+
+
+class _StrictBooleanField(forms.Field):
+    """`true`/`false` (or `1`/`0`, any case); anything else is a 400, not a filter silently left out."""
+
+    widget = forms.TextInput
+    default_error_messages = {"invalid": "Give true or false."}
+    _VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return self._VALUES[str(value).lower()]
+        except KeyError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class StrictBooleanFilter(django_filters.filters.BooleanFilter):
+    field_class = _StrictBooleanField
+
+
 def _known_providers() -> list[str]:
     return [settings.ELEVENLABS_PROVIDER_NAME, "builderbot", "twilio"]
 
@@ -38,10 +73,10 @@ class InteractionFilter(django_filters.FilterSet):
     provider = django_filters.CharFilter(
         max_length=32, help_text="Exact provider name: elevenlabs, builderbot, twilio."
     )
-    agent = django_filters.NumberFilter(
+    agent = WholeNumberFilter(
         field_name="assigned_agent_id", min_value=1, help_text="Id of the assigned agent (a user)."
     )
-    unassigned = django_filters.BooleanFilter(
+    unassigned = StrictBooleanFilter(
         field_name="assigned_agent", lookup_expr="isnull", help_text="true: only interactions with no agent."
     )
     phone = django_filters.CharFilter(

@@ -4,14 +4,16 @@ Thin: the serializer checks the shape, `message_send` the rules; the message is 
 the answer is 202 with the queued message (phone masked)."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_standardized_errors.openapi_serializers import ValidationErrorResponseSerializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import CONSOLE_WRITERS, HasRole, caller_actor, caller_is_agent_only
 from accounts.roles import Role
-from contactcenter.common.openapi import ClientErrorResponseSerializer
+from contactcenter.common.fields import StrictCharField
+from contactcenter.common.openapi import ClientErrorResponseSerializer, schema_keywords
 from contactcenter.common.serializers import PII_VISIBLE_CONTEXT_KEY
 
 from ..selectors import interaction_list
@@ -19,8 +21,14 @@ from ..services import message_send
 from .serializers import MessageSerializer
 
 
+@schema_keywords(
+    anyOf=[
+        {"required": ["body"], "properties": {"body": {"pattern": r"\S"}}},
+        {"required": ["media_url"], "properties": {"media_url": {"minLength": 1}}},
+    ]
+)
 class MessageCreateInputSerializer(serializers.Serializer):
-    body = serializers.CharField(
+    body = StrictCharField(
         max_length=1600,
         required=False,
         allow_blank=True,
@@ -79,7 +87,14 @@ class InteractionMessageCreateView(APIView):
         request=MessageCreateInputSerializer,
         responses={
             202: MessageSerializer,
-            400: OpenApiResponse(ClientErrorResponseSerializer, description="Invalid body or channel."),
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="MessageBadInputResponse",
+                    serializers=[ValidationErrorResponseSerializer, ClientErrorResponseSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="Invalid body (the validation error shape), or a channel that cannot carry it.",
+            ),
             404: OpenApiResponse(ClientErrorResponseSerializer, description="No such interaction (for this caller)."),
         },
         examples=[

@@ -5,6 +5,8 @@ them are masked for callers who may not see PII, always."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from contactcenter.common.fields import StrictIntegerField
+from contactcenter.common.openapi import schema_keywords
 from contactcenter.common.serializers import MaskedPhoneField, MaskedTextField, pii_masked_in_context
 
 from ..models import CallDetail, Interaction, InteractionStatus, Message
@@ -167,10 +169,11 @@ class InteractionDetailSerializer(InteractionListSerializer):
         return self.context["event_summary"]
 
 
+@schema_keywords(anyOf=[{"required": ["assigned_agent"]}, {"required": ["status"]}])
 class InteractionPatchSerializer(serializers.Serializer):
     """Assign an agent (a user id, or null to unassign) and/or change the status. Give at least one."""
 
-    assigned_agent = serializers.IntegerField(
+    assigned_agent = StrictIntegerField(
         required=False, allow_null=True, min_value=1, help_text="Id of the agent to assign, or null to unassign."
     )
     status = serializers.ChoiceField(
