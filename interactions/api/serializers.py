@@ -97,6 +97,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class CallDetailSerializer(serializers.ModelSerializer):
     customer_number = MaskedPhoneField()
+    # Provider identifiers that may carry the caller's number (a SIP call id is often `+52…@carrier`).
+    call_sid = MaskedTextField()
+    conversation_id = MaskedTextField()
     recording_url = serializers.SerializerMethodField()
     transcript = serializers.SerializerMethodField()
     end_reason = MaskedTextField()

@@ -395,3 +395,52 @@ def test_api_keys_expire_and_only_superusers_issue_supervisor_keys_which_end_wit
         ).status_code
         == 401
     )
+
+
+def test_the_api_docs_and_the_back_office_run_only_scripts_the_product_serves(prod_server):
+    """Found: /api/docs loaded Swagger UI `@latest` from a CDN, with no integrity check, into the origin of the back
+    office (whose session it uses), and no page sent a Content-Security-Policy."""
+    server = prod_server()
+    for path in ("/api/docs", "/api/redoc", "/admin/login/"):
+        page = requests.get(server.url + path, timeout=10)
+        assert page.status_code == 200, path
+        policy = page.headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, (path, policy)
+        sources = re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["']([^"']+)""", page.text)
+        assert all(not src.startswith(("http:", "https:", "//")) for src in sources), (path, sources)
+        for src in sources:
+            if src.endswith((".js", ".css")) or "script" in src:
+                asset = requests.get(requests.compat.urljoin(server.url + path, src), timeout=10)
+                assert asset.status_code == 200, (path, src)
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>\s*\S", page.text), path  # no inline script
+
+
+def test_a_number_inside_a_sip_call_id_is_masked_for_roles_without_view_pii(prod_server):
+    """Found: a SIP trunk's `call_sid` (`+52…@sip.carrier`) reached the auditor's and the integration's API answers in
+    clear, next to the masked `customer_number`."""
+    server = prod_server()
+    payload = fixture_json("elevenlabs_post_call_transcription.json")
+    payload["data"]["metadata"]["phone_call"] = {
+        "type": "sip_trunking",
+        "call_sid": "+5215512340015@sip.carrier.example",
+        "external_number": "+5215512340015",
+        "agent_number": "+525500000000",
+        "direction": "inbound",
+    }
+    raw = json.dumps(payload).encode()
+    signature = elevenlabs_signature_compute(raw_body=raw, secret=ELEVENLABS_SECRET)
+    response = requests.post(
+        f"{server.url}/webhooks/elevenlabs/call",
+        data=raw,
+        headers={"Content-Type": "application/json", "ElevenLabs-Signature": signature},
+        timeout=10,
+    )
+    assert response.json()["status"] == "processed", response.text
+    interaction = Interaction.objects.get()
+    for role in ("auditor", "integration"):
+        key = make_api_key(role)
+        detail = requests.get(
+            f"{server.url}/api/interactions/{interaction.pk}", headers={"Authorization": f"Api-Key {key}"}, timeout=10
+        )
+        assert "5512340015" not in detail.text, role
+        assert detail.json()["call_detail"]["call_sid"].endswith("@sip.carrier.example")
