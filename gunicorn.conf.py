@@ -5,27 +5,14 @@ Gunicorn's own log lines (a worker booting, a request that failed outside Django
 JSON formatter and scrub filter as Django's (contactcenter/common/logging.py): no phone number or token in them. Its
 access log stays off."""
 
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "contactcenter.common.logging.RequestIdFilter"},
-        "scrub": {"()": "contactcenter.common.logging.ScrubFilter"},
-    },
-    "formatters": {
-        "json": {
-            "()": "contactcenter.common.logging.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "scrub"]},
-    },
-    "loggers": {
+from contactcenter.common.logging import logging_config
+
+logconfig_dict = logging_config(
+    level="INFO",
+    loggers={
         "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Off: the application writes one line per request itself (contactcenter.common.middleware), with the query
         # decoded, its secrets redacted and its numbers masked; gunicorn's would carry the raw request line.
         "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
     },
-}
+)

@@ -16,6 +16,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.common.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -600,35 +602,15 @@ BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # Python warnings become log records too (logger `py.warnings`): every line goes through the scrub filter, as JSON.
 logging.captureWarnings(True)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "contactcenter.common.logging.RequestIdFilter"},
-        "scrub": {"()": "contactcenter.common.logging.ScrubFilter"},
-    },
-    "formatters": {
-        "json": {
-            "()": "contactcenter.common.logging.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "filters": ["request_id", "scrub"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
+LOGGING = logging_config(
+    level=LOG_LEVEL,
+    loggers={
         "django.server": {"level": "WARNING"},
         # One line per request comes from our own middleware; Django's duplicates are silenced.
         "django.request": {"level": "ERROR"},
         "celery": {"level": "INFO"},
     },
-}
+)
 
 
 def validate_production_settings() -> None:

@@ -123,3 +123,28 @@ class JsonFormatter(_BaseJsonFormatter):
         return json.loads(
             self.json_serializer(value, default=self.json_default, cls=self.json_encoder, ensure_ascii=False)
         )
+
+
+def logging_config(*, level: str, loggers: dict) -> dict:
+    """The dictConfig of every process (Django's LOGGING, gunicorn's own loggers in gunicorn.conf.py): one console
+    handler writing JSON lines through the request-id and scrub filters."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "contactcenter.common.logging.RequestIdFilter"},
+            "scrub": {"()": "contactcenter.common.logging.ScrubFilter"},
+        },
+        "formatters": {
+            "json": {
+                "()": "contactcenter.common.logging.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            },
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "scrub"]},
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": loggers,
+    }

@@ -3,10 +3,13 @@ Redis), users and API keys of each role, and the HTTP helpers an outside attacke
 
 import pytest
 import requests
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 
 from accounts.models import ApiKey
+from simulators.fake_builderbot import FakeBuilderBot
+from simulators.fake_twilio import FakeTwilio
 from tests.support.prod_server import ProdServer
 
 PASSWORD = "correct horse battery staple 42"
@@ -20,6 +23,22 @@ def _prod_servers(django_db_setup):
     for server in _servers.values():
         server.close()
     _servers.clear()
+
+
+@pytest.fixture
+def fake_twilio():
+    """A fake Twilio Messages API on loopback (accepts this run's account SID and auth token)."""
+    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_builderbot():
+    """A fake BuilderBot send API on loopback (accepts this run's API key and project)."""
+    fake = FakeBuilderBot(api_key=settings.BUILDERBOT_API_KEY, project_id=settings.BUILDERBOT_PROJECT_ID).start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

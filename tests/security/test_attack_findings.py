@@ -15,7 +15,6 @@ from interactions.models import CallDetail, Interaction, Message
 from interactions.providers.elevenlabs import elevenlabs_signature_compute
 from interactions.services import message_status_apply
 from otp.models import OtpChallenge
-from simulators.fake_twilio import FakeTwilio
 from tests.support.fixtures import sms_outbox  # noqa: F401
 from tests.webhooks.conftest import fixture_json
 from webhooks.models import InteractionEvent
@@ -26,13 +25,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 PHONE = "+525533330001"
 ELEVENLABS_SECRET = "wsec_test_fixture_secret_do_not_use"
-
-
-@pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import requests
 from django.conf import settings
 
 from otp.models import OtpChallenge
-from simulators.fake_twilio import FakeTwilio
 
 from .conftest import make_api_key
 
@@ -21,13 +20,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 PHONE = "+525512345678"
 NEVER_USED = "+525598765432"
-
-
-@pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

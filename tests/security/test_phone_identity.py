@@ -11,13 +11,10 @@ import json
 import pytest
 import requests
 from django.apps import apps as django_apps
-from django.conf import settings
 
 from contactcenter.common.pii import phone_hash
 from interactions.models import Interaction, Message
 from otp.models import OtpChallenge
-from simulators.fake_builderbot import FakeBuilderBot
-from simulators.fake_twilio import FakeTwilio
 
 from .conftest import make_api_key
 
@@ -25,20 +22,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 CANONICAL = "+525512345678"
 SPELLINGS = ["+52 1 55 1234 5678", "＋５２ １ ５５ １２３４ ５６７８", "0052 55 1234 5678", "+52 (55) 1234-5678"]
-
-
-@pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake_builderbot():
-    fake = FakeBuilderBot(api_key=settings.BUILDERBOT_API_KEY, project_id=settings.BUILDERBOT_PROJECT_ID).start()
-    yield fake
-    fake.stop()
 
 
 def test_every_spelling_of_a_number_is_one_rate_limit_bucket_and_reaches_twilio_canonical(prod_server, fake_twilio):
