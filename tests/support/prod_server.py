@@ -117,7 +117,7 @@ class ProdServer:
         self.stop()
         self._log.close()
         if os.environ.get("TEST_KEEP_SERVER_LOGS"):  # to read what a failing test's server said
-            print(f"server log kept: {self.log_path}")  # noqa: T201
+            print(f"server log kept: {self.log_path}")
             return
         with contextlib.suppress(OSError):
             self.log_path.unlink()
