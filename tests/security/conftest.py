@@ -1,6 +1,8 @@
 """Shared pieces of the security tests: the product served as production serves it (gunicorn, DEBUG off, PostgreSQL,
 Redis), users and API keys of each role, and the HTTP helpers an outside attacker would use."""
 
+from collections import OrderedDict
+
 import pytest
 import requests
 from django.conf import settings
@@ -14,7 +16,11 @@ from tests.support.prod_server import ProdServer
 
 PASSWORD = "correct horse battery staple 42"
 
-_servers: dict[tuple, ProdServer] = {}
+# The servers kept running, most recently used last. Each gunicorn worker holds database connections: only a few
+# servers are kept at once, so that the suite stays far below PostgreSQL's connection limit (tests that come later
+# open dozens of connections of their own).
+_servers: OrderedDict[tuple, ProdServer] = OrderedDict()
+KEEP_SERVERS = 2
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +29,15 @@ def _prod_servers(django_db_setup):
     for server in _servers.values():
         server.close()
     _servers.clear()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _prod_servers_closed_after_each_module():
+    """A module's servers stop when it ends: the next module's tests and the rest of the suite get the connections
+    back."""
+    yield
+    while _servers:
+        _servers.popitem(last=False)[1].close()
 
 
 @pytest.fixture
@@ -44,7 +59,8 @@ def fake_builderbot():
 @pytest.fixture
 def prod_server(_prod_servers, transactional_db):
     """`prod_server(env={...})` -> a running ProdServer with those settings (started once per set of settings and
-    kept for the session). The test's rows are committed (transactional_db), so the server sees them."""
+    kept while the module runs, the KEEP_SERVERS most recently used). The test's rows are committed
+    (transactional_db), so the server sees them."""
     cache.clear()  # throttles, lockouts and counters start afresh for each test
 
     def get(env: dict | None = None, workers: int = 2) -> ProdServer:
@@ -53,6 +69,9 @@ def prod_server(_prod_servers, transactional_db):
         if server is None or server.process is None or server.process.poll() is not None:
             server = ProdServer(env=env, workers=workers).start()
             _prod_servers[key] = server
+        _prod_servers.move_to_end(key)
+        while len(_prod_servers) > KEEP_SERVERS:
+            _prod_servers.popitem(last=False)[1].close()
         return server
 
     return get
