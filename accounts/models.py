@@ -3,7 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
-from .roles import Role
+from contactcenter.common.roles import Role
 
 
 class ApiKey(AbstractAPIKey):

@@ -16,9 +16,9 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
+from contactcenter.common.roles import API_KEY_ROLES, Role
 
 from .models import AccountSecurity, ApiKey
-from .roles import API_KEY_ROLES, Role
 from .second_factor import second_factor_needed, second_factor_verify
 from .tokens import GENERATION_CLAIM, ConsoleRefreshToken, account_token_generation
 

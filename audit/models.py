@@ -2,6 +2,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.common.actors import ActorType
+
 
 class AuditLog(models.Model):
     """Who did what, to which object, when and from where.
@@ -17,11 +19,7 @@ class AuditLog(models.Model):
     app_role_privileges = ("SELECT", "INSERT")
     app_role_functions = ("audit_purge(timestamp with time zone, integer)",)
 
-    class ActorType(models.TextChoices):
-        USER = "user", _("User")
-        API_CLIENT = "api_client", _("API client")
-        PROVIDER = "provider", _("Provider")
-        SYSTEM = "system", _("System")
+    ActorType = ActorType
 
     id = models.BigAutoField(primary_key=True)
     # Set by audit_log_record once it holds the chain's lock: the chain's order is the order of time.

@@ -18,6 +18,7 @@ from django.db.models import Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from contactcenter.common.actors import Actor
 from contactcenter.common.context import current_client_ip, current_request_id, ip_normalize
 from contactcenter.common.db import advisory_xact_lock
 
@@ -32,31 +33,6 @@ PURGE_ACTION = "retention.delete"
 PURGE_TARGET_TYPE = "audit_records"
 # A verification older than this is reported as stale by /api/health (the task runs daily).
 VERIFICATION_STALE_AFTER = timedelta(hours=48)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acted: a staff user, an API client, a provider (webhook) or the system (tasks, commands)."""
-
-    type: str
-    id: str = ""
-    label: str = ""
-
-    @classmethod
-    def system(cls, label: str = "system") -> "Actor":
-        return cls(type=AuditLog.ActorType.SYSTEM, label=label)
-
-    @classmethod
-    def provider(cls, name: str) -> "Actor":
-        return cls(type=AuditLog.ActorType.PROVIDER, id=name, label=name)
-
-    @classmethod
-    def user(cls, user) -> "Actor":
-        return cls(type=AuditLog.ActorType.USER, id=str(user.pk), label=user.get_username())
-
-    @classmethod
-    def api_client(cls, key_id: str, name: str) -> "Actor":
-        return cls(type=AuditLog.ActorType.API_CLIENT, id=str(key_id), label=name)
 
 
 # --- Appending --------------------------------------------------------------------------------------------------------

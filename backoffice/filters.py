@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .roles import sees_only_assigned
+from contactcenter.common.roles import sees_only_assigned
 
 AGENT_CHOICES_CACHE_KEY = "backoffice:agent-choices"
 AGENT_CHOICES_TTL_SECONDS = 60

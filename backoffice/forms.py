@@ -4,9 +4,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from contactcenter.common.pii import InvalidPhoneNumber, phone_normalize
+from contactcenter.common.roles import Role
 from interactions.models import InteractionStatus
-
-from .roles import AGENT, SUPERVISOR
 
 
 class AgentChoiceField(forms.ModelChoiceField):
@@ -26,7 +26,7 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agent"].queryset = (
             get_user_model()
-            .objects.filter(is_active=True, groups__name__in=[AGENT, SUPERVISOR])
+            .objects.filter(is_active=True, groups__name__in=[Role.AGENT, Role.SUPERVISOR])
             .distinct()
             .order_by("username")
         )
@@ -87,3 +87,35 @@ class ExportForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not reason_required:
             del self.fields["reason"]
+
+
+class CustomerEraseForm(forms.Form):
+    phone = forms.CharField(
+        label=_("Customer phone number"),
+        max_length=40,
+        help_text=_("In international format, e.g. +5215512345678."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("Why this customer's data is erased (request or ticket reference). Kept in the audit log."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand this cannot be undone"),
+        required=False,
+        help_text=_("Leave unticked to see first how much would be erased."),
+    )
+
+    def clean_phone(self):
+        try:
+            return phone_normalize(self.cleaned_data["phone"])
+        except InvalidPhoneNumber as exc:
+            raise forms.ValidationError(_("Not a phone number in international format.")) from exc
+
+    def clean_reason(self):
+        reason = " ".join(self.cleaned_data["reason"].split())
+        if not reason:
+            raise forms.ValidationError(_("Give the reason for the erasure."))
+        return reason

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from contactcenter.common.roles import is_auditor, is_supervisor
 from interactions.models import Channel
 
 from . import charts
-from .roles import is_auditor, is_supervisor
 from .selectors import dashboard_data
 
 DASHBOARD_CACHE_KEY = "backoffice:dashboard:14d"

@@ -74,8 +74,10 @@ INSTALLED_APPS = [
     "metrics",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "voice",
     "backoffice",
     "retention",
+    "simulators",
 ]
 
 MIDDLEWARE = [
@@ -204,7 +206,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=not DEBUG)
 # The lockout (django-axes) first: it refuses a locked-out account or address before any password is checked. Then
 # permissions and group names of a staff user in one query per request (the admin's pages count their queries).
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "backoffice.auth.BackofficeModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "contactcenter.common.auth.BackofficeModelBackend"]
 # Password guessing: after LOGIN_FAILURE_LIMIT failed sign-ins (a wrong password, or a right password with a missing
 # or wrong second-factor code) per account, and separately per client address, /admin/login/ and /api/auth/token
 # refuse that account or address for LOGIN_LOCKOUT_MINUTES; failures older than that are forgotten.

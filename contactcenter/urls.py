@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("accounts.api.urls")),
     path("api/", include("metrics.api.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("webhooks/", include("voice.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -9,7 +9,6 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         from interactions.signals import message_provider_id_assigned
 
-        from . import voice_simulate  # noqa: F401 (registers the voice agent's simulations)
         from .receivers import deferred_status_callbacks_apply
 
         message_provider_id_assigned.connect(

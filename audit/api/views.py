@@ -5,8 +5,9 @@ from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import generics
 
-from accounts.permissions import AUDIT_READERS, HasRole
 from contactcenter.common.pagination import NewestFirstCursorPagination
+from contactcenter.common.permissions import HasRole
+from contactcenter.common.roles import AUDIT_READERS
 
 from ..models import AuditLog
 from .filters import AuditLogFilter

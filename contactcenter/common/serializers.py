@@ -21,7 +21,7 @@ def pii_visible_in_context(context: dict) -> bool:
         if request is None:
             visible = not settings.PII_MASKING_ENABLED
         else:
-            from accounts.permissions import caller_may_see_pii
+            from contactcenter.common.permissions import caller_may_see_pii
 
             visible = caller_may_see_pii(request)
         context[PII_VISIBLE_CONTEXT_KEY] = visible
@@ -38,7 +38,7 @@ def pii_visible_in_context(context: dict) -> bool:
 )
 class MaskedPhoneField(serializers.ReadOnlyField):
     """Read-only phone number: masked (`+52*******4321`) unless PII_MASKING_ENABLED is off or the caller holds
-    `interactions.view_pii` (see `accounts.permissions.caller_may_see_pii`). Without a request in the context the
+    `interactions.view_pii` (see `contactcenter.common.permissions.caller_may_see_pii`). Without a request in the context the
     number is masked whenever masking is on: the safe default."""
 
     def to_representation(self, value):

@@ -10,10 +10,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import CONSOLE_WRITERS, HasRole, caller_actor, caller_is_agent_only
-from accounts.roles import Role
+from contactcenter.common.actors import request_actor
 from contactcenter.common.fields import StrictCharField
 from contactcenter.common.openapi import ClientErrorResponseSerializer, schema_keywords
+from contactcenter.common.permissions import HasRole, caller_is_agent_only
+from contactcenter.common.roles import CONSOLE_WRITERS, Role
 from contactcenter.common.serializers import PII_VISIBLE_CONTEXT_KEY
 
 from ..selectors import interaction_list
@@ -118,7 +119,7 @@ class InteractionMessageCreateView(APIView):
             media_url=data.validated_data["media_url"],
             interaction=interaction,
             purpose="reply",
-            actor=caller_actor(request),
+            actor=request_actor(request),
         )
         # The answer always shows the number masked: the caller did not send it, and a clear read is audited elsewhere.
         context = {"request": request, PII_VISIBLE_CONTEXT_KEY: False}

@@ -10,18 +10,13 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from accounts.permissions import (
-    CONSOLE_WRITERS,
-    READERS,
-    HasRole,
-    caller_actor,
-    caller_ip,
-    caller_is_agent_only,
-    caller_may_see_pii,
-)
+from contactcenter.common.actors import request_actor
+from contactcenter.common.context import request_client_ip
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 from contactcenter.common.pagination import NewestFirstCursorPagination
+from contactcenter.common.permissions import HasRole, caller_is_agent_only, caller_may_see_pii
+from contactcenter.common.roles import CONSOLE_WRITERS, READERS
 from contactcenter.common.serializers import PII_VISIBLE_CONTEXT_KEY
 
 from ..selectors import interaction_detail_queryset, interaction_event_summary, interaction_list
@@ -61,7 +56,7 @@ _LIST_EXAMPLE = {
 
 
 class _PiiContextMixin:
-    """Decides once per request whether phones are shown in clear (see accounts.permissions.caller_may_see_pii)."""
+    """Decides once per request whether phones are shown in clear (see contactcenter.common.permissions.caller_may_see_pii)."""
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -106,9 +101,9 @@ class InteractionListView(_PiiContextMixin, generics.ListAPIView):
         if page and self.unmasked_by_permission(context):
             interactions_pii_list_reveal(
                 interaction_ids=[interaction.pk for interaction in page],
-                actor=caller_actor(request),
+                actor=request_actor(request),
                 reason="api.interaction_list",
-                ip_address=caller_ip(request),
+                ip_address=request_client_ip(request),
             )
         return self.get_paginated_response(data)
 
@@ -180,9 +175,9 @@ class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
         if self.unmasked_by_permission(context):
             interaction_pii_reveal(
                 interaction=interaction,
-                actor=caller_actor(self.request),
+                actor=request_actor(self.request),
                 reason=reason,
-                ip_address=caller_ip(self.request),
+                ip_address=request_client_ip(self.request),
             )
         return Response(InteractionDetailSerializer(interaction, context=context).data)
 
@@ -194,7 +189,7 @@ class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
         payload = InteractionPatchSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         changes = payload.validated_data
-        actor, ip_address = caller_actor(request), caller_ip(request)
+        actor, ip_address = request_actor(request), request_client_ip(request)
         if "assigned_agent" in changes and caller_is_agent_only(request):
             raise PermissionDenied("Only supervisors assign interactions.")
         try:

@@ -6,10 +6,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import Role
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.masking import phones_mask
+from contactcenter.common.roles import Role
 
 from ..models import Interaction, InteractionStatus
 

@@ -5,7 +5,8 @@ from drf_standardized_errors.openapi_validation_errors import extend_validation_
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import METRICS_READERS, HasRole
+from contactcenter.common.permissions import HasRole
+from contactcenter.common.roles import METRICS_READERS
 
 from ..selectors import MetricsWindow, metrics_daily, metrics_summary
 from .serializers import MetricsDailySerializer, MetricsQuerySerializer, MetricsSummarySerializer

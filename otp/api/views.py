@@ -12,11 +12,12 @@ from drf_standardized_errors.openapi_serializers import ValidationErrorResponseS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import OTP_CALLERS, HasRole
-from audit.services import Actor
+from contactcenter.common.actors import Actor, request_actor, request_client_id
 from contactcenter.common.context import request_client_ip
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.openapi import ClientErrorResponseSerializer
+from contactcenter.common.permissions import HasRole
+from contactcenter.common.roles import OTP_CALLERS
 
 from ..selectors import challenge_public_dict, otp_challenge_get
 from ..services import otp_cancel, otp_request, otp_verify
@@ -43,16 +44,8 @@ _BAD_INPUT = _one_of("OtpBadInputResponse", ValidationErrorResponseSerializer, C
 
 
 def caller_identity(request) -> tuple[Actor, str]:
-    """The audit actor and the rate-limit identity of the caller: its API key (accounts.ApiClient), else its user."""
-    user = request.user
-    api_key = getattr(user, "api_key", None)
-    if api_key is not None:
-        return Actor.api_client(api_key.prefix, api_key.name), f"api_key:{api_key.prefix}"
-    return Actor.user(user), f"user:{user.pk}"
-
-
-def caller_ip(request) -> str | None:
-    return request_client_ip(request)
+    """The audit actor and the identity that owns the caller's challenges: its API key, else its user."""
+    return request_actor(request), request_client_id(request)
 
 
 class _OtpView(APIView):
@@ -126,7 +119,7 @@ class OtpCreateView(_OtpView):
             actor=actor,
             client_id=client_id,
             idempotency_key=key,
-            ip_address=caller_ip(request),
+            ip_address=request_client_ip(request),
             phone_typed=True,
         )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
@@ -199,7 +192,7 @@ class OtpVerifyView(_OtpView):
             conversation_id=data.get("conversation_id") or None,
             actor=actor,
             client_id=client_id,
-            ip_address=caller_ip(request),
+            ip_address=request_client_ip(request),
         )
         return Response(result.body, status=result.http_status)
 
@@ -242,7 +235,11 @@ class OtpCancelView(_OtpView):
     def post(self, request, challenge_id):
         actor, client_id = caller_identity(request)
         if not otp_cancel(
-            challenge_id=challenge_id, actor=actor, reason="client", client_id=client_id, ip_address=caller_ip(request)
+            challenge_id=challenge_id,
+            actor=actor,
+            reason="client",
+            client_id=client_id,
+            ip_address=request_client_ip(request),
         ):
             raise ApplicationError("The challenge is not pending.", code="not_pending", status=409)
         return Response(challenge_public_dict(otp_challenge_get(challenge_id=challenge_id, client_id=client_id)))

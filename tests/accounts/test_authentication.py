@@ -12,9 +12,9 @@ from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.admin import ApiKeyAdmin
 from accounts.models import ApiKey
 from audit.models import AuditLog
+from backoffice.admin.accounts import ApiKeyAdmin
 from tests.api.helpers import key_client, make_user, totp_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

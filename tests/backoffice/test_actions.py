@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-import interactions.services as interaction_services
+import backoffice.admin.interactions as interactions_admin
 from audit.models import AuditLog
 from contactcenter.common.pii import phone_mask
 from interactions.models import Message
@@ -89,13 +89,13 @@ def test_resend_and_reconcile_pick_the_right_sms(staff_client, supervisor, monke
     sent = make_sms(interaction, status="sent", provider_message_id="SM9")
     resent, reconciled = [], []
     monkeypatch.setattr(
-        interaction_services,
+        interactions_admin,
         "message_resend",
         lambda *, message_id, actor: resent.append((message_id, actor.id)),
         raising=False,
     )
     monkeypatch.setattr(
-        interaction_services,
+        interactions_admin,
         "message_reconcile",
         lambda *, message_id: reconciled.append(message_id) or True,
         raising=False,
@@ -108,8 +108,6 @@ def test_resend_and_reconcile_pick_the_right_sms(staff_client, supervisor, monke
 
 
 def test_replay_sends_the_failed_events_to_the_service(staff_client, supervisor, monkeypatch):
-    import webhooks.services
-
     interaction = make_interaction()
     failed = InteractionEvent.objects.create(
         provider="elevenlabs", idempotency_key="a", status="failed", interaction=interaction
@@ -119,7 +117,7 @@ def test_replay_sends_the_failed_events_to_the_service(staff_client, supervisor,
     )
     replayed = []
     monkeypatch.setattr(
-        webhooks.services, "webhook_event_replay", lambda *, event_id, actor: replayed.append(event_id) or "processed"
+        interactions_admin, "webhook_event_replay", lambda *, event_id, actor: replayed.append(event_id) or "processed"
     )
     act(staff_client(supervisor), "replay_failed_events", [interaction])
     assert replayed == [failed.pk]

@@ -3,8 +3,8 @@
 import pytest
 from django.core.cache import cache
 
+from backoffice.admin.interactions import InteractionAdmin
 from backoffice.paginator import CappedCountPaginator
-from interactions.admin import InteractionAdmin
 from interactions.models import Interaction
 from tests.backoffice.conftest import make_interaction
 

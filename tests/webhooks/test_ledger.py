@@ -192,10 +192,10 @@ def test_replay_command_turns_a_failed_event_into_processed_and_is_idempotent(cl
 def test_admin_action_replays_selected_events(client):
     event = _failing_delivery(client)
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    with mock.patch("webhooks.admin.webhook_event_replay", wraps=webhook_event_replay) as replay:
+    with mock.patch("backoffice.admin.webhooks.webhook_event_replay", wraps=webhook_event_replay) as replay:
         from django.contrib.admin.sites import site
 
-        from webhooks.admin import InteractionEventAdmin
+        from backoffice.admin.webhooks import InteractionEventAdmin
 
         model_admin = InteractionEventAdmin(InteractionEvent, site)
         request = mock.Mock(user=admin)

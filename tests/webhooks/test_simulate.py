@@ -4,8 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from interactions.models import CallDetail, Interaction, Message
+from simulators.simulate import SIMULATIONS, SimulatedBody, SimulationOptions, simulation, simulation_request
 from webhooks.models import InteractionEvent
-from webhooks.simulate import SIMULATIONS, SimulatedBody, SimulationOptions, simulation, simulation_request
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

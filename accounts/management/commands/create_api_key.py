@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.roles import API_KEY_ROLES
 from accounts.services import api_key_create
 from audit.services import Actor
 from contactcenter.common.errors import ApplicationError
+from contactcenter.common.roles import API_KEY_ROLES
 
 
 class Command(BaseCommand):

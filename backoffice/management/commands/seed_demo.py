@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from audit.services import audit_records_chain
-from backoffice.roles import AGENT, AUDITOR, SUPERVISOR
 from contactcenter.common.pii import phone_hash
+from contactcenter.common.roles import Role
 from interactions.models import CallDetail, Interaction, Message
 from otp.models import OtpChallenge
 from webhooks.models import InteractionEvent
@@ -164,9 +164,9 @@ class Command(BaseCommand):
     def _demo_users(self, count: int) -> list[int]:
         """Demo agents (no usable password: they exist to be assigned), in the `agent` group."""
         user_model = get_user_model()
-        for name in (AGENT, SUPERVISOR, AUDITOR):
+        for name in (Role.AGENT, Role.SUPERVISOR, Role.AUDITOR):
             Group.objects.get_or_create(name=name)
-        agent_group = Group.objects.get(name=AGENT)
+        agent_group = Group.objects.get(name=Role.AGENT)
         ids = []
         for i in range(1, count + 1):
             user, created = user_model.objects.get_or_create(

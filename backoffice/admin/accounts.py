@@ -5,12 +5,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from accounts.models import ApiKey
+from accounts.services import api_key_assign, api_key_expiry_check, api_key_revoke, api_key_role_check
 from audit.services import Actor
 from contactcenter.common.errors import ApplicationError
-
-from .models import ApiKey
-from .roles import API_KEY_ROLES, Role
-from .services import api_key_assign, api_key_expiry_check, api_key_revoke, api_key_role_check
+from contactcenter.common.roles import API_KEY_ROLES, Role
 
 # The library's own concrete model is unused: our ApiKey carries the role.
 if admin.site.is_registered(APIKey):

@@ -6,11 +6,11 @@ from audit.services import Actor
 from backoffice.filters import CreatedFilter, ProviderFilter
 from backoffice.paginator import CappedCountPaginator
 from backoffice.selectors import pretty_json
-from contactcenter.common.admin import ReadOnlyAdmin
 from contactcenter.common.masking import phones_mask
+from webhooks.models import InteractionEvent
+from webhooks.services import webhook_event_replay
 
-from .models import InteractionEvent
-from .services import webhook_event_replay
+from .base import ReadOnlyAdmin
 
 
 class ReceivedFilter(CreatedFilter):

@@ -32,9 +32,9 @@ from interactions.providers.elevenlabs.tools import (
     voice_tool_request_parse,
 )
 from interactions.services import CallerContext
+from webhooks.auth import TOKEN_HEADER, AuthResult, _decide, client_ip, presented_token, token_matches
 
-from .auth import TOKEN_HEADER, AuthResult, _decide, client_ip, presented_token, token_matches
-from .voice_services import (
+from .services import (
     ToolAnswer,
     initiation_variables,
     voice_initiation_answer,

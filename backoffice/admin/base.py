@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from backoffice.roles import is_auditor, sees_only_assigned
+from contactcenter.common.roles import is_auditor, sees_only_assigned
 
 
 class RoleScopedAdmin(admin.ModelAdmin):

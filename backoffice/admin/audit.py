@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from audit.models import AuditLog, AuditVerification
 from backoffice.filters import CreatedFilter
 from backoffice.paginator import CappedCountPaginator
-from backoffice.roles import sees_only_assigned
 from backoffice.selectors import pretty_json
-from contactcenter.common.admin import ReadOnlyAdmin
+from contactcenter.common.roles import sees_only_assigned
 
-from .models import AuditLog, AuditVerification
+from .base import ReadOnlyAdmin
 
 
 @admin.register(AuditLog)

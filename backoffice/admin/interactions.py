@@ -23,16 +23,26 @@ from audit.services import audit_log_record
 from backoffice.filters import AgentFilter, CreatedFilter, ProviderFilter, known_providers
 from backoffice.forms import AssignForm, ExportForm, RevealForm, StatusForm
 from backoffice.paginator import CappedCountPaginator
-from backoffice.roles import is_auditor, is_supervisor
 from backoffice.selectors import interaction_timeline, message_body_for_display
-from backoffice.utils import client_ip, request_actor
-from contactcenter.common.admin import ReadOnlyAdmin, RoleScopedAdmin
+from contactcenter.common.actors import request_actor
+from contactcenter.common.context import request_client_ip
 from contactcenter.common.csv_export import csv_rows_stream
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_mask, phone_normalize
+from contactcenter.common.roles import is_auditor, is_supervisor
+from interactions.models import CallDetail, Channel, Direction, Interaction, Message, MessageStatus
+from interactions.services import (
+    interaction_assign,
+    interaction_pii_reveal,
+    interaction_status_change,
+    message_reconcile,
+    message_resend,
+)
+from webhooks.models import EventStatus, InteractionEvent
+from webhooks.services import webhook_event_replay
 
-from .models import CallDetail, Channel, Direction, Interaction, Message, MessageStatus
+from .base import ReadOnlyAdmin, RoleScopedAdmin
 
 logger = logging.getLogger(__name__)
 
@@ -55,21 +65,6 @@ _HEAVY_CALL_COLUMNS = (
 )
 
 
-def _service(name: str):
-    """A service another part of the product provides, or None while it is not there (the action then says so)."""
-    from interactions import services
-
-    return getattr(services, name, None)
-
-
-def _webhook_replay():
-    try:
-        from webhooks.services import webhook_event_replay
-    except ImportError:
-        return None
-    return webhook_event_replay
-
-
 class SupervisorActionsMixin:
     """Permission checks for the admin actions: `allowed_permissions = ("supervise",)` etc."""
 
@@ -81,10 +76,7 @@ class SupervisorActionsMixin:
 
 
 def _messages_resend(modeladmin, request, message_ids) -> None:
-    resend = _service("message_resend")
-    if resend is None:
-        modeladmin.message_user(request, _("Resending is not available in this version."), messages.ERROR)
-        return
+    resend = message_resend
     done, refused = 0, 0
     for message_id in message_ids:
         try:
@@ -101,10 +93,7 @@ def _messages_resend(modeladmin, request, message_ids) -> None:
 
 
 def _messages_reconcile(modeladmin, request, message_ids) -> None:
-    reconcile = _service("message_reconcile")
-    if reconcile is None:
-        modeladmin.message_user(request, _("Reconciling is not available in this version."), messages.ERROR)
-        return
+    reconcile = message_reconcile
     changed = 0
     for message_id in message_ids:
         try:
@@ -286,21 +275,12 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         form = RevealForm(request.POST or None)
         revealed = ""
         if request.method == "POST" and form.is_valid():
-            reveal = _service("interaction_pii_reveal")
-            reason = form.cleaned_data["reason"]
-            if reveal is not None:
-                reveal(
-                    interaction=interaction, actor=request_actor(request), reason=reason, ip_address=client_ip(request)
-                )
-            else:
-                audit_log_record(
-                    actor=request_actor(request),
-                    action="interaction.pii_viewed",
-                    target_type="interaction",
-                    target_id=interaction.pk,
-                    data={"reason": reason[:200]},
-                    ip_address=client_ip(request),
-                )
+            interaction_pii_reveal(
+                interaction=interaction,
+                actor=request_actor(request),
+                reason=form.cleaned_data["reason"],
+                ip_address=request_client_ip(request),
+            )
             revealed = interaction.customer_phone
         context = {
             **self.admin_site.each_context(request),
@@ -357,7 +337,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         form = AssignForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             agent = form.cleaned_data["agent"]
-            assign = _service("interaction_assign")
+            assign = interaction_assign
             done, refused, last_error = 0, 0, ""
             for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
@@ -365,7 +345,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
                         interaction=interaction,
                         agent=agent,
                         actor=request_actor(request),
-                        ip_address=client_ip(request),
+                        ip_address=request_client_ip(request),
                     )
                     done += 1
                 except ApplicationError as exc:
@@ -385,14 +365,14 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         if "apply" in request.POST and form.is_valid():
             status = form.cleaned_data["status"]
             done, errors = 0, []
-            change = _service("interaction_status_change")
+            change = interaction_status_change
             for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
                     change(
                         interaction=interaction,
                         status=status,
                         actor=request_actor(request),
-                        ip_address=client_ip(request),
+                        ip_address=request_client_ip(request),
                     )
                     done += 1
                 except ApplicationError as exc:
@@ -407,12 +387,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
 
     @admin.action(description=_("Replay failed webhook events"), permissions=["supervise"])
     def replay_failed_events(self, request, queryset):
-        replay = _webhook_replay()
-        if replay is None:
-            self.message_user(request, _("Replaying events is not available in this version."), messages.ERROR)
-            return
-        from webhooks.models import EventStatus, InteractionEvent
-
+        replay = webhook_event_replay
         event_ids = list(
             InteractionEvent.objects.filter(
                 interaction__in=queryset.order_by().values("pk")[:MAX_ACTION_ROWS], status=EventStatus.FAILED
@@ -485,7 +460,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
             action="interactions.exported",
             target_type="interaction",
             data=data,
-            ip_address=client_ip(request),
+            ip_address=request_client_ip(request),
         )
         if capped:
             self.message_user(

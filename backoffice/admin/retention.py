@@ -6,14 +6,14 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import Actor
-from contactcenter.common.admin import ReadOnlyAdmin
+from backoffice.forms import CustomerEraseForm
 from contactcenter.common.context import request_client_ip
 from contactcenter.common.errors import ApplicationError
+from retention.models import RetentionRun
+from retention.selectors import retention_last_run, retention_overview
+from retention.services import customer_erase
 
-from .forms import CustomerEraseForm
-from .models import RetentionRun
-from .selectors import retention_last_run, retention_overview
-from .services import customer_erase
+from .base import ReadOnlyAdmin
 
 ERASE_PERMISSION = "retention.erase_customer"
 

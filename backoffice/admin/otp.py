@@ -7,13 +7,13 @@ from django.utils.translation import ngettext
 from audit.services import Actor
 from backoffice.filters import CreatedFilter
 from backoffice.paginator import CappedCountPaginator
-from contactcenter.common.admin import ReadOnlyAdmin
 from contactcenter.common.context import request_client_ip
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import phone_mask
+from otp.models import OtpChallenge, OtpStatus
+from otp.services import otp_cancel
 
-from .models import OtpChallenge, OtpStatus
-from .services import otp_cancel
+from .base import ReadOnlyAdmin
 
 
 @admin.register(OtpChallenge)

@@ -200,9 +200,9 @@ def test_an_unexpected_failure_still_answers_200_with_a_result(agent, monkeypatc
     def broken(**kwargs):
         raise RuntimeError("database is gone +5215512345678")
 
-    monkeypatch.setattr("webhooks.voice_tools.voice_otp_send", broken)
-    monkeypatch.setattr("webhooks.voice_tools.voice_otp_verify", broken)
-    monkeypatch.setattr("webhooks.voice_tools.voice_initiation_answer", broken)
+    monkeypatch.setattr("voice.views.voice_otp_send", broken)
+    monkeypatch.setattr("voice.views.voice_otp_verify", broken)
+    monkeypatch.setattr("voice.views.voice_initiation_answer", broken)
     with caplog.at_level(logging.INFO):
         assert send(agent)["result"] == "unavailable"
         assert verify(agent, "123456") == {**verify(agent, "123456"), "result": "unavailable", "verified": False}

@@ -1,7 +1,8 @@
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from webhooks.simulate import SCENARIOS, SIMULATIONS, SimulationOptions, simulation_request
+from simulators import voice_simulate  # noqa: F401 (registers the voice agent's simulations)
+from simulators.simulate import SCENARIOS, SIMULATIONS, SimulationOptions, simulation_request
 
 
 class Command(BaseCommand):
