@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from interactions.models import CallDetail, Interaction, Message
+from simulators import voice_simulate  # noqa: F401 (registers the voice agent's simulations, as the command does)
 from simulators.simulate import SIMULATIONS, SimulatedBody, SimulationOptions, simulation, simulation_request
 from webhooks.models import InteractionEvent
 

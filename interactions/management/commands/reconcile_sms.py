@@ -1,24 +1,20 @@
 """manage.py reconcile_sms: fetch from Twilio the status of SMS stuck in a non-final status and apply it forward-only
 (what the beat task does every SMS_RECONCILE_INTERVAL_SECONDS)."""
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from contactcenter.common.durations import InvalidDuration, duration_parse
 from interactions.services import sms_reconcile_run
 
-_DURATION_RE = re.compile(r"^(\d+)([smhd]?)$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-def parse_duration(text: str) -> timedelta:
-    """`900`, `900s`, `15m`, `2h`, `1d`."""
-    match = _DURATION_RE.match(text.strip().lower())
-    if not match:
-        raise CommandError(f"Unreadable duration {text!r}: use seconds or a number with s, m, h or d (e.g. 15m).")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+def _older_than(text: str) -> timedelta:
+    try:
+        return duration_parse(text, bare_seconds=True)
+    except InvalidDuration as exc:
+        raise CommandError(f"--older-than: {exc}") from exc
 
 
 class Command(BaseCommand):
@@ -46,7 +42,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        older_than = parse_duration(options["older_than"])
+        older_than = _older_than(options["older_than"])
         limit = options["limit"]
         if limit < 1:
             raise CommandError("--limit must be at least 1.")

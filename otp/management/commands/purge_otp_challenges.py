@@ -1,20 +1,16 @@
-import re
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from contactcenter.common.durations import InvalidDuration, duration_parse
 from otp.services import otp_challenges_purge
 
-_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-
-def duration_parse(text: str) -> timedelta:
-    """`30d`, `12h`, `90m`, `3600s`, `2w` → a timedelta."""
-    match = _DURATION_RE.match(text.strip().lower())
-    if not match:
-        raise CommandError(f"--older-than must look like 30d, 12h, 90m or 3600s (got {text!r}).")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+def _older_than(text: str) -> timedelta:
+    try:
+        return duration_parse(text)
+    except InvalidDuration as exc:
+        raise CommandError(f"--older-than: {exc}") from exc
 
 
 class Command(BaseCommand):
@@ -30,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count what would change; change nothing.")
 
     def handle(self, *args, **options):
-        older_than = duration_parse(options["older_than"])
+        older_than = _older_than(options["older_than"])
         if older_than <= timedelta(0):
             raise CommandError("--older-than must be more than zero.")
         report = otp_challenges_purge(older_than=older_than, dry_run=options["dry_run"])

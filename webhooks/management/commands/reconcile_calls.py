@@ -1,21 +1,20 @@
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from contactcenter.common.durations import InvalidDuration, duration_parse
 from interactions.providers.elevenlabs import ElevenLabsApiError
 from webhooks.services import calls_reconcile
 
 
 def _since(value: str):
     """ISO 8601 date/time, or a duration back from now: 90m, 6h, 2d."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[-1:] in units and value[:-1].isdigit():
-        return timezone.now() - timedelta(**{units[value[-1]]: int(value[:-1])})
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise CommandError(f"--since takes an ISO 8601 date/time or a duration like 6h or 2d, not {value!r}")
+    try:
+        return timezone.now() - duration_parse(value)
+    except InvalidDuration as exc:
+        parsed = parse_datetime(value)
+        if parsed is None:
+            raise CommandError(f"--since takes an ISO 8601 date/time or a duration. {exc}") from exc
     return parsed if parsed.tzinfo else timezone.make_aware(parsed)
 
 
