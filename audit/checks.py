@@ -6,7 +6,7 @@ from django.core.checks import Error, Tags, Warning, register
 
 ROLES_HINT = (
     "Set DATABASE_OWNER_URL to the schema owner's URL (used by `migrate` and `setup_database_roles`) and DATABASE_URL "
-    'to the application\'s role: README "Database roles".'
+    'to the application\'s role: docs/operations.md "Database roles".'
 )
 
 

@@ -514,7 +514,7 @@ EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=50000)
 # Keyed hash of phone numbers, kept for matching after a number is redacted.
 PII_HASH_KEY = env.str("PII_HASH_KEY", default="") or hashlib.sha256(f"pii:{SECRET_KEY}".encode()).hexdigest()
 
-# --- Audit trail and database roles (README "Audit trail", "Database roles") --------------------------------------
+# --- Audit trail and database roles (docs/operations.md "Audit trail", "Database roles") --------------------------------------
 # Key of the audit records' hash chain (HMAC-SHA256, audit/chain.py); the database never holds it. Set it explicitly in
 # production: derived from SECRET_KEY otherwise, and a new SECRET_KEY would make every existing record fail audit_verify.
 AUDIT_CHAIN_KEY = (
@@ -531,7 +531,7 @@ CELERY_BEAT_SCHEDULE["audit-verify-daily"] = {
     "options": {"expires": 6 * 3600},
 }
 
-# --- Data retention (README "Data retention") --------------------------------------------------------------------
+# --- Data retention (docs/retention.md) --------------------------------------------------------------------
 # Days after which each kind of data is redacted or deleted, per channel ("all": not tied to a channel). Each value is
 # overridden by RETENTION_<CHANNEL>_<KIND>_<REDACT|DELETE>_DAYS (without <CHANNEL>_ for "all"), e.g.
 # RETENTION_CALL_RECORDINGS_REDACT_DAYS=30; `never` switches a rule off. Checked at start (retention.E001).

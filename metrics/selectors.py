@@ -1,5 +1,5 @@
 """The metrics, computed in the database: a handful of aggregate queries over indexed time ranges, whatever the size
-of the tables. Definitions (also in README "## REST API" → Metrics):
+of the tables. Definitions (also in docs/api.md, "Metrics"):
 
 Window. `date_from` and `date_to` are calendar days in TIME_ZONE, both included. Each record counts on the day it
 was created: interactions by `created_at`, messages by `created_at`, OTP challenges by `created_at`, webhook

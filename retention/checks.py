@@ -8,6 +8,6 @@ from .policy import policy_problems
 def retention_policy_check(app_configs=None, **kwargs):
     """A policy that cannot be applied stops `manage.py check` (and every management command) with its reasons."""
     return [
-        Error(f"RETENTION_POLICY: {problem}", hint='See README "Data retention".', id="retention.E001")
+        Error(f"RETENTION_POLICY: {problem}", hint="See docs/retention.md.", id="retention.E001")
         for problem in policy_problems(getattr(settings, "RETENTION_POLICY", {}))
     ]

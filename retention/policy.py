@@ -1,5 +1,5 @@
 """The retention policy, read from `settings.RETENTION_POLICY`: which kind of data, on which channel, is redacted or
-deleted after how many days. See README "Data retention" for the defaults and what each kind covers."""
+deleted after how many days. See docs/retention.md for the defaults and what each kind covers."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

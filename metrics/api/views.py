@@ -1,4 +1,4 @@
-"""GET /api/metrics/summary and GET /api/metrics/daily. Definitions: metrics/selectors.py and README."""
+"""GET /api/metrics/summary and GET /api/metrics/daily. Definitions: metrics/selectors.py and docs/api.md "Metrics"."""
 
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -13,7 +13,7 @@ from .serializers import MetricsDailySerializer, MetricsQuerySerializer, Metrics
 
 _DEFINITIONS = (
     " Days are calendar days in the server's TIME_ZONE, both ends included; each record counts on the day it was "
-    "created (webhook deliveries: received). Rates are null when nothing was counted. See the README's Metrics "
+    "created (webhook deliveries: received). Rates are null when nothing was counted. See docs/api.md, Metrics "
     "section for what starts and ends each measure and what is excluded."
 )
 

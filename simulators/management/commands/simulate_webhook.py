@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("provider", help="elevenlabs, builderbot or twilio (or one registered by another app)")
-        parser.add_argument("event", help="the event to simulate (see --list)")
+        parser.add_argument("event", help="the event to simulate (an unknown one lists them all)")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL (default the local one)")
         parser.add_argument("--phone", default="+5215512345678", help="the customer's number")
         parser.add_argument("--conversation-id", default="", help="ElevenLabs conversation id (default: a new one)")
