@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.template.response import TemplateResponse
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import error_response
 
@@ -42,7 +43,7 @@ def lockout_audit(sender, request=None, username=None, ip_address=None, **kwargs
     path = getattr(request, "path", "") if request is not None else ""
     audit_log_record(
         actor=Actor.system("login lockout"),
-        action="auth.locked_out",
+        action=AuditAction.AUTH_LOCKED_OUT,
         target_type="user",
         target_id="",
         data={"username": str(username or "")[:150], "path": path, "minutes": settings.LOGIN_LOCKOUT_MINUTES},

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
 
@@ -79,7 +80,7 @@ def api_key_create(
         api_key, key = ApiKey.objects.create_key(name=name, role=role, expiry_date=expires_at, created_by=issuer)
         audit_log_record(
             actor=actor,
-            action="api_key.created",
+            action=AuditAction.API_KEY_CREATED,
             target_type="api_key",
             target_id=api_key.prefix,
             data={"name": name, "role": role, "expires_at": expires_at.isoformat() if expires_at else None},
@@ -98,7 +99,7 @@ def api_key_assign(*, api_key: ApiKey, actor: Actor, issuer=None) -> str:
         api_key.save()
         audit_log_record(
             actor=actor,
-            action="api_key.created",
+            action=AuditAction.API_KEY_CREATED,
             target_type="api_key",
             target_id=api_key.prefix,
             data={"name": api_key.name, "role": api_key.role},
@@ -115,7 +116,7 @@ def api_key_revoke(*, api_key_id: str, actor: Actor) -> bool:
         ApiKey.objects.filter(pk=api_key.pk).update(revoked=True)
         audit_log_record(
             actor=actor,
-            action="api_key.revoked",
+            action=AuditAction.API_KEY_REVOKED,
             target_type="api_key",
             target_id=api_key.prefix,
             data={"name": api_key.name, "role": api_key.role},
@@ -173,7 +174,7 @@ def auth_tokens_obtain(*, request, username: str, password: str, otp_token: str 
     refresh = ConsoleRefreshToken.for_user(user)
     audit_log_record(
         actor=Actor.user(user),
-        action="auth.signed_in",
+        action=AuditAction.AUTH_SIGNED_IN,
         target_type="user",
         target_id=user.pk,
         data={"method": "api_token", "second_factor": second_factor},
@@ -224,7 +225,9 @@ def auth_tokens_refresh(*, refresh: str) -> dict:
         _blacklisted, created = BlacklistedToken.objects.get_or_create(token=_outstanding(payload, user))
     if not created:
         account_tokens_revoke(user_id=user.pk, reason="refresh_reused")
-        audit_log_record(actor=Actor.user(user), action="auth.refresh_reused", target_type="user", target_id=user.pk)
+        audit_log_record(
+            actor=Actor.user(user), action=AuditAction.AUTH_REFRESH_REUSED, target_type="user", target_id=user.pk
+        )
         logger.warning("refresh_token_reused", extra={"user_id": user.pk})
         raise TokenRefused()
     rotated = ConsoleRefreshToken.for_user(user, expires_at=payload["exp"])
@@ -238,7 +241,9 @@ def auth_logout(*, refresh: str) -> None:
     with transaction.atomic():
         _blacklisted, created = BlacklistedToken.objects.get_or_create(token=_outstanding(payload, user))
         if created and user is not None:
-            audit_log_record(actor=Actor.user(user), action="auth.signed_out", target_type="user", target_id=user.pk)
+            audit_log_record(
+                actor=Actor.user(user), action=AuditAction.AUTH_SIGNED_OUT, target_type="user", target_id=user.pk
+            )
 
 
 def account_tokens_revoke(*, user_id, reason: str) -> None:
@@ -254,7 +259,7 @@ def account_tokens_revoke(*, user_id, reason: str) -> None:
                 AccountSecurity.objects.filter(user_id=user_id).update(**bump)
         audit_log_record(
             actor=Actor.system("accounts"),
-            action="auth.tokens_revoked",
+            action=AuditAction.AUTH_TOKENS_REVOKED,
             target_type="user",
             target_id=user_id,
             data={"reason": reason},

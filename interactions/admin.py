@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from audit.actions import AuditAction
 from audit.services import audit_log_record
 from backoffice.filters import AgentFilter, CreatedFilter, ProviderFilter, known_providers
 from backoffice.forms import AssignForm, ExportForm, RevealForm, StatusForm
@@ -295,7 +296,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
             else:
                 audit_log_record(
                     actor=request_actor(request),
-                    action="interaction.pii_viewed",
+                    action=AuditAction.INTERACTION_PII_VIEWED,
                     target_type="interaction",
                     target_id=interaction.pk,
                     data={"reason": reason[:200]},
@@ -482,7 +483,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
             data["reason"] = phones_mask(reason)
         audit_log_record(
             actor=request_actor(request),
-            action="interactions.exported",
+            action=AuditAction.INTERACTIONS_EXPORTED,
             target_type="interaction",
             data=data,
             ip_address=client_ip(request),

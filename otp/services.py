@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.errors import ApplicationError
@@ -266,7 +267,7 @@ def otp_request(
         for replaced_id in replaced:
             audit_log_record(
                 actor=actor,
-                action="otp.canceled",
+                action=AuditAction.OTP_CANCELED,
                 target_type="otp_challenge",
                 target_id=replaced_id,
                 data={
@@ -279,7 +280,7 @@ def otp_request(
             )
         audit_log_record(
             actor=actor,
-            action="otp.created",
+            action=AuditAction.OTP_CREATED,
             target_type="otp_challenge",
             target_id=challenge.pk,
             data={
@@ -537,7 +538,7 @@ def _challenge_expire(*, challenge: OtpChallenge, now: datetime, actor: Actor, i
         ):
             audit_log_record(
                 actor=actor,
-                action="otp.expired",
+                action=AuditAction.OTP_EXPIRED,
                 target_type="otp_challenge",
                 target_id=challenge.pk,
                 data={"phone": phone_mask(challenge.phone), "purpose": challenge.purpose},
@@ -554,7 +555,7 @@ def _approved_record(*, challenge: OtpChallenge, actor: Actor, now: datetime, ip
         )
     audit_log_record(
         actor=actor,
-        action="otp.approved",
+        action=AuditAction.OTP_APPROVED,
         target_type="otp_challenge",
         target_id=challenge.pk,
         data={
@@ -580,7 +581,7 @@ def _wrong_code_record(*, challenge: OtpChallenge, actor: Actor, ip: str | None)
     }
     audit_log_record(
         actor=actor,
-        action="otp.verify_failed",
+        action=AuditAction.OTP_VERIFY_FAILED,
         target_type="otp_challenge",
         target_id=challenge.pk,
         data=data,
@@ -590,7 +591,7 @@ def _wrong_code_record(*, challenge: OtpChallenge, actor: Actor, ip: str | None)
     if challenge.status == OtpStatus.MAX_ATTEMPTS:
         audit_log_record(
             actor=actor,
-            action="otp.locked",
+            action=AuditAction.OTP_LOCKED,
             target_type="otp_challenge",
             target_id=challenge.pk,
             data={"phone": data["phone"], "purpose": challenge.purpose, "attempts": challenge.attempts},
@@ -604,7 +605,7 @@ def _wrong_code_record(*, challenge: OtpChallenge, actor: Actor, ip: str | None)
 def _closed_result(*, challenge: OtpChallenge, actor: Actor, ip: str | None) -> OtpVerifyResult:
     audit_log_record(
         actor=actor,
-        action="otp.verify_failed",
+        action=AuditAction.OTP_VERIFY_FAILED,
         target_type="otp_challenge",
         target_id=challenge.pk,
         data={"phone": phone_mask(challenge.phone), "purpose": challenge.purpose, "reason": challenge.status},
@@ -636,7 +637,7 @@ def otp_cancel(
         OtpChallenge.objects.filter(pk=challenge.pk).update(status=OtpStatus.CANCELED, closed_at=now, updated_at=now)
         audit_log_record(
             actor=actor,
-            action="otp.canceled",
+            action=AuditAction.OTP_CANCELED,
             target_type="otp_challenge",
             target_id=challenge.pk,
             data={"phone": phone_mask(challenge.phone), "purpose": challenge.purpose, "reason": reason[:200]},
@@ -666,7 +667,7 @@ def otp_delivery_failed(*, message_id) -> int:
             OtpChallenge.objects.filter(pk=challenge.pk).update(status=OtpStatus.FAILED, closed_at=now, updated_at=now)
             audit_log_record(
                 actor=Actor.system("otp-delivery"),
-                action="otp.failed",
+                action=AuditAction.OTP_FAILED,
                 target_type="otp_challenge",
                 target_id=challenge.pk,
                 data={
@@ -717,7 +718,7 @@ def otp_challenges_purge(*, older_than: timedelta, dry_run: bool = False, now: d
     with transaction.atomic():
         audit_log_record(
             actor=Actor.system("purge_otp_challenges"),
-            action="otp.purged",
+            action=AuditAction.OTP_PURGED,
             target_type="otp_challenge",
             data={**report, "older_than_seconds": int(older_than.total_seconds()), "cutoff": cutoff.isoformat()},
         )

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.errors import DATABASE_ERRORS, ApplicationError, database_error_is_transient
@@ -303,7 +304,7 @@ def webhook_event_replay(*, event_id, actor: Actor) -> str:
         if previous not in FINAL_STATUSES:
             audit_log_record(
                 actor=actor,
-                action="webhook_event.replayed",
+                action=AuditAction.WEBHOOK_EVENT_REPLAYED,
                 target_type="webhook_event",
                 target_id=event_id,
                 data={"provider": event.provider, "previous_status": previous, "status": status},

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.errors import ApplicationError
@@ -69,7 +70,7 @@ def _refused(result: str, message: str, *, conversation_id: str, phone: str = ""
     with transaction.atomic():
         audit_log_record(
             actor=voice_actor(),
-            action="voice.otp_refused",
+            action=AuditAction.VOICE_OTP_REFUSED,
             target_type="conversation",
             target_id=conversation_id,
             data={"result": result, "phone": phone_mask(phone), **{k: v for k, v in fields.items() if k != "verified"}},
@@ -159,7 +160,7 @@ def voice_otp_send(*, request: VoiceToolRequest, ip_address: str | None = None) 
             if recent is not None:
                 audit_log_record(
                     actor=voice_actor(),
-                    action="voice.otp_send_repeated",
+                    action=AuditAction.VOICE_OTP_SEND_REPEATED,
                     target_type="otp_challenge",
                     target_id=recent.pk,
                     data={"conversation_id": conversation_id, "phone": phone_mask(phone)},
@@ -321,7 +322,7 @@ def voice_initiation_answer(*, request: InitiationRequest, ip_address: str | Non
             )
         audit_log_record(
             actor=voice_actor(),
-            action="voice.initiation",
+            action=AuditAction.VOICE_INITIATION,
             target_type="conversation",
             target_id=request.conversation_id,
             data={

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Role
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.masking import phones_mask
@@ -60,7 +61,7 @@ def interaction_assign(*, interaction: Interaction, agent, actor: Actor, ip_addr
         locked.save(update_fields=["assigned_agent", "updated_at"])
         audit_log_record(
             actor=actor,
-            action="interaction.assigned",
+            action=AuditAction.INTERACTION_ASSIGNED,
             target_type="interaction",
             target_id=locked.pk,
             data={"from_agent": previous, "to_agent": new},
@@ -103,7 +104,7 @@ def interaction_status_change(
         locked.save(update_fields=fields)
         audit_log_record(
             actor=actor,
-            action="interaction.status_changed",
+            action=AuditAction.INTERACTION_STATUS_CHANGED,
             target_type="interaction",
             target_id=locked.pk,
             data={"from": current, "to": status},
@@ -119,7 +120,7 @@ def interactions_pii_list_reveal(
     """Record that `actor` was shown a page of interactions with unmasked phone numbers (one record per page)."""
     audit_log_record(
         actor=actor,
-        action="interaction.pii_listed",
+        action=AuditAction.INTERACTION_PII_LISTED,
         target_type="interaction",
         data={"reason": reason[:200], "ids": [str(pk) for pk in interaction_ids]},
         ip_address=ip_address,
@@ -132,7 +133,7 @@ def interaction_pii_reveal(
     """Record that `actor` read this interaction's unmasked data (phone numbers), and why."""
     audit_log_record(
         actor=actor,
-        action="interaction.pii_viewed",
+        action=AuditAction.INTERACTION_PII_VIEWED,
         target_type="interaction",
         target_id=interaction.pk,
         data={"reason": phones_mask(reason)[:200]},

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.errors import ApplicationError
 from contactcenter.common.pii import InvalidPhoneNumber, phone_mask, phone_normalize
@@ -169,7 +170,7 @@ def message_send(
         if actor is not None:
             audit_log_record(
                 actor=actor,
-                action="message.queued",
+                action=AuditAction.MESSAGE_QUEUED,
                 target_type="message",
                 target_id=message.pk,
                 data={
@@ -207,7 +208,9 @@ def message_resend(*, message_id, actor: Actor) -> Message:
                 "A one-time code is never resent; request a new code instead.", code="sensitive_message", status=409
             )
         # The row lock serialises resends of this message, so this read cannot race another resend.
-        if AuditLog.objects.filter(action="message.resent", target_type="message", target_id=str(original.pk)).exists():
+        if AuditLog.objects.filter(
+            action=AuditAction.MESSAGE_RESENT, target_type="message", target_id=str(original.pk)
+        ).exists():
             raise ApplicationError("This message was already resent.", code="already_resent", status=409)
         resent = message_send(
             channel=original.channel,
@@ -219,7 +222,7 @@ def message_resend(*, message_id, actor: Actor) -> Message:
         )
         audit_log_record(
             actor=actor,
-            action="message.resent",
+            action=AuditAction.MESSAGE_RESENT,
             target_type="message",
             target_id=original.pk,
             data={"resent_as": str(resent.pk), "channel": original.channel, "previous_status": original.status},
