@@ -35,6 +35,7 @@ from ..providers.base import (
 )
 from ..providers.console import ConsoleBackend
 from ..signals import message_provider_id_assigned
+from ..tasks import message_deliver_task
 from .messages import message_status_apply
 
 logger = logging.getLogger(__name__)
@@ -266,8 +267,6 @@ def message_sweep(*, limit: int | None = None, now: datetime | None = None) -> S
     limit = limit or settings.MESSAGE_SWEEP_BATCH_SIZE
     outbound = Message.objects.filter(direction=Direction.OUTBOUND, provider_message_id__isnull=True)
     stuck_before = now - timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT_SECONDS)
-    from ..tasks import message_deliver_task
-
     with transaction.atomic():
         stuck = list(
             outbound.filter(status=MessageStatus.SENDING, last_attempt_at__lt=stuck_before)

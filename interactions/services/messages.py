@@ -18,6 +18,7 @@ from contactcenter.common.tasks import enqueue_on_commit
 
 from ..models import MESSAGE_STATUS_RANK, Channel, Direction, Interaction, Message, MessageStatus
 from ..signals import message_status_changed
+from ..tasks import message_deliver_task
 from .conversations import channel_provider, interaction_open_or_continue, interaction_touch
 
 logger = logging.getLogger(__name__)
@@ -180,8 +181,6 @@ def message_send(
                     "purpose": purpose,
                 },
             )
-        from ..tasks import message_deliver_task
-
         enqueue_on_commit(message_deliver_task, str(message.pk))
     return message
 
