@@ -6,7 +6,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 
 from .models import ApiKey
 from .roles import API_KEY_ROLES, Role
@@ -40,7 +40,7 @@ class ApiKeyForm(forms.ModelForm):
         if value is not None:
             try:
                 api_key_expiry_check(value)
-            except ApplicationError as exc:
+            except DomainError as exc:
                 raise forms.ValidationError(exc.detail) from None
         return value
 
@@ -48,7 +48,7 @@ class ApiKeyForm(forms.ModelForm):
         role = self.cleaned_data.get("role")
         try:
             api_key_role_check(role, issuer=self.request_user)
-        except ApplicationError as exc:
+        except DomainError as exc:
             raise forms.ValidationError(exc.detail) from None
         return role
 

@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 
 from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import error_response
+from contactcenter.common.errors import error_response, http_headers_for, http_status_for
 
 logger = logging.getLogger(__name__)
 
@@ -18,15 +18,16 @@ def lockout_response(request, original_response=None, credentials=None):
     from .services import SignInLockedOut
 
     error = SignInLockedOut()
+    status, headers = http_status_for(error), http_headers_for(error)
     if request.path.startswith(("/api/", "/webhooks/")):
-        return error_response(error.status_code, error.code, error.detail, headers=error.headers)
+        return error_response(status, error.code, error.detail, headers=headers)
     response = TemplateResponse(
         request,
         "admin/backoffice_locked_out.html",
         {"minutes": settings.LOGIN_LOCKOUT_MINUTES, "site_header": "", "title": ""},
-        status=error.status_code,
+        status=status,
     )
-    response["Retry-After"] = error.headers["Retry-After"]
+    response["Retry-After"] = headers["Retry-After"]
     return response.render()
 
 

@@ -29,7 +29,7 @@ from backoffice.selectors import interaction_timeline, message_body_for_display
 from backoffice.utils import client_ip, request_actor
 from contactcenter.common.admin import ReadOnlyAdmin, RoleScopedAdmin
 from contactcenter.common.csv_export import csv_rows_stream
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_mask, phone_normalize
 
@@ -91,7 +91,7 @@ def _messages_resend(modeladmin, request, message_ids) -> None:
         try:
             resend(message_id=message_id, actor=request_actor(request))
             done += 1
-        except ApplicationError as exc:
+        except DomainError as exc:
             refused += 1
             logger.info("resend refused", extra={"message_id": str(message_id), "reason": exc.code})
     modeladmin.message_user(
@@ -110,7 +110,7 @@ def _messages_reconcile(modeladmin, request, message_ids) -> None:
     for message_id in message_ids:
         try:
             changed += bool(reconcile(message_id=message_id))
-        except ApplicationError:
+        except DomainError:
             continue
         except Exception:  # a provider outage must not turn the page into a 500
             logger.exception("reconcile failed", extra={"message_id": str(message_id)})
@@ -369,7 +369,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
                         ip_address=client_ip(request),
                     )
                     done += 1
-                except ApplicationError as exc:
+                except DomainError as exc:
                     refused += 1
                     last_error = exc.detail
             self.message_user(request, ngettext("%d interaction assigned.", "%d interactions assigned.", done) % done)
@@ -396,7 +396,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
                         ip_address=client_ip(request),
                     )
                     done += 1
-                except ApplicationError as exc:
+                except DomainError as exc:
                     errors.append(exc.detail)
             self.message_user(request, ngettext("%d status changed.", "%d statuses changed.", done) % done)
             if errors:
@@ -423,7 +423,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         for event_id in event_ids:
             try:
                 status = replay(event_id=event_id, actor=request_actor(request))
-            except ApplicationError as exc:
+            except DomainError as exc:
                 status = getattr(exc, "code", "refused")
             outcomes[str(status)] = outcomes.get(str(status), 0) + 1
         summary = ", ".join(f"{status}: {n}" for status, n in sorted(outcomes.items())) or "-"

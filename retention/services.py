@@ -28,7 +28,7 @@ from audit.actions import AuditAction
 from audit.models import AuditLog
 from audit.services import Actor, audit_log_record, audit_purgeable, audit_records_purge
 from contactcenter.common.db import advisory_xact_lock
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import InvalidInput
 from contactcenter.common.pii import (
     InvalidPhoneNumber,
     phone_hash,
@@ -741,13 +741,13 @@ def customer_erase(
     try:
         e164 = phone_normalize(phone)
     except InvalidPhoneNumber as exc:
-        raise ApplicationError(f"Not a phone number we can erase: {exc}.", code="invalid_phone", attr="phone") from exc
+        raise InvalidInput(f"Not a phone number we can erase: {exc}.", code="invalid_phone", attr="phone") from exc
     reason = phones_mask(" ".join(str(reason or "").split()))
     if not reason:
-        raise ApplicationError("Give the reason for the erasure.", code="reason_required", attr="reason")
+        raise InvalidInput("Give the reason for the erasure.", code="reason_required", attr="reason")
     bank_numbers = {settings.TWILIO_FROM_NUMBER} - {""}
     if e164 in bank_numbers:
-        raise ApplicationError("This is the bank's own sender number, not a customer's.", code="invalid_phone")
+        raise InvalidInput("This is the bank's own sender number, not a customer's.", code="invalid_phone")
     hashed = phone_hash(e164)
     hashes, spellings = phone_lookup_hashes(e164), phone_spellings(e164)
     with transaction.atomic():

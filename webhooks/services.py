@@ -24,7 +24,8 @@ from django.utils import timezone
 from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
-from contactcenter.common.errors import DATABASE_ERRORS, ApplicationError, database_error_is_transient
+from contactcenter.common.domain import DomainError, NotFound
+from contactcenter.common.errors import DATABASE_ERRORS, database_error_is_transient
 from contactcenter.common.parsers import json_storable
 from interactions.providers.elevenlabs import (
     POST_CALL_TRANSCRIPTION,
@@ -153,7 +154,7 @@ def _apply(event: InteractionEvent) -> Outcome:
             return applier(event)
     except UNREADABLE_ERRORS as exc:
         return Outcome(EventStatus.FAILED, error=str(exc))
-    except ApplicationError as exc:
+    except DomainError as exc:
         return Outcome(EventStatus.FAILED, error=exc.detail)
     except DATABASE_ERRORS as exc:
         if database_error_is_transient(exc):
@@ -181,7 +182,7 @@ def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bo
         if event is None:
             if skip_locked and InteractionEvent.objects.filter(pk=event_id).exists():
                 return EventStatus.RECEIVED, False
-            raise ApplicationError("No such webhook event.", code="not_found", status=404)
+            raise NotFound("No such webhook event.", code="not_found")
         if event.status in FINAL_STATUSES:
             return event.status, False
         if only_if_unapplied and event.status != EventStatus.RECEIVED:
@@ -298,7 +299,7 @@ def webhook_event_replay(*, event_id, actor: Actor) -> str:
     with transaction.atomic():
         event = InteractionEvent.objects.filter(pk=event_id).only("pk", "status", "provider").first()
         if event is None:
-            raise ApplicationError("No such webhook event.", code="not_found", status=404)
+            raise NotFound("No such webhook event.", code="not_found")
         previous = event.status
         status = webhook_event_process(event_id=event_id)
         if previous not in FINAL_STATUSES:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from contactcenter.common.pii import phone_mask
 from interactions.models import Direction
 from interactions.providers.elevenlabs.tools import InitiationRequest, VoiceToolRequest
@@ -40,7 +40,7 @@ from interactions.services import (
 )
 from otp import codes as otp_codes
 from otp.models import OtpChallenge, OtpStatus
-from otp.services import OtpRateLimited, otp_request, otp_verify
+from otp.services import OtpRateLimited, OtpVerifyOutcome, otp_request, otp_verify
 
 logger = logging.getLogger(__name__)
 security_logger = logging.getLogger("webhooks.security")
@@ -190,7 +190,7 @@ def voice_otp_send(*, request: VoiceToolRequest, ip_address: str | None = None) 
             ip=ip_address,
             retry_after_seconds=exc.retry_after,
         )
-    except ApplicationError as exc:
+    except DomainError as exc:
         return _refused(
             "not_allowed",
             "A code cannot be sent to this number.",
@@ -268,7 +268,7 @@ def voice_otp_verify(*, request: VoiceToolRequest, ip_address: str | None = None
             at=outcome.challenge.approved_at or timezone.now(),
         )
         return _answer("approved", "The code is correct: the caller is verified.", verified=True)
-    if outcome.http_status == 400:
+    if outcome.outcome == OtpVerifyOutcome.WRONG_CODE:
         left = outcome.attempts_remaining or 0
         return _answer(
             "wrong_code",

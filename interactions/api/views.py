@@ -19,7 +19,7 @@ from accounts.permissions import (
     caller_is_agent_only,
     caller_may_see_pii,
 )
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import InvalidInput
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 from contactcenter.common.pagination import NewestFirstCursorPagination
 from contactcenter.common.serializers import PII_VISIBLE_CONTEXT_KEY
@@ -206,9 +206,7 @@ class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
                     interaction_status_change(
                         interaction=interaction, status=changes["status"], actor=actor, ip_address=ip_address
                     )
-        except ApplicationError as exc:
-            if exc.status_code != 400:
-                raise
+        except InvalidInput as exc:
             # Refusals of the input are validation errors of the field at fault, like any other bad input.
             raise serializers.ValidationError(
                 {exc.attr or "non_field_errors": [serializers.ErrorDetail(exc.detail, code=exc.code)]}
@@ -225,5 +223,5 @@ class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
             return None
         agent = get_user_model().objects.filter(pk=agent_id).first()
         if agent is None:
-            raise ApplicationError("No user has this id.", code="invalid_agent", attr="assigned_agent")
+            raise InvalidInput("No user has this id.", code="invalid_agent", attr="assigned_agent")
         return agent

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import Conflict, InvalidInput
 from contactcenter.common.masking import phones_mask
 
 from ..models import Interaction, InteractionStatus
@@ -46,7 +46,7 @@ def interaction_assign(*, interaction: Interaction, agent, actor: Actor, ip_addr
             .exists()
         )
         if not assignable:
-            raise ApplicationError(
+            raise InvalidInput(
                 "Interactions can be assigned only to active agents or supervisors.",
                 code="invalid_agent",
                 attr="assigned_agent",
@@ -74,15 +74,15 @@ def interaction_assign(*, interaction: Interaction, agent, actor: Actor, ip_addr
 def interaction_status_change(
     *, interaction: Interaction, status: str, actor: Actor, ip_address: str | None = None
 ) -> Interaction:
-    """Move the interaction to `status` along ALLOWED_STATUS_TRANSITIONS; anything else is refused (400, or 409 when
-    the interaction is already final). Reaching a final status sets `ended_at` if it was not set."""
+    """Move the interaction to `status` along ALLOWED_STATUS_TRANSITIONS; anything else is refused (InvalidInput, or
+    Conflict when the interaction is already final). Reaching a final status sets `ended_at` if it was not set."""
     if status not in ALLOWED_STATUS_TRANSITIONS:
-        raise ApplicationError(f"Unknown status {status!r}.", code="invalid_status", attr="status")
+        raise InvalidInput(f"Unknown status {status!r}.", code="invalid_status", attr="status")
     with transaction.atomic():
         locked = _locked(interaction)
         current = locked.status
         if status == current:
-            raise ApplicationError(f"The interaction is already {current}.", code="status_unchanged", attr="status")
+            raise InvalidInput(f"The interaction is already {current}.", code="status_unchanged", attr="status")
         if status not in ALLOWED_STATUS_TRANSITIONS[current]:
             allowed = sorted(ALLOWED_STATUS_TRANSITIONS[current])
             detail = (
@@ -90,12 +90,9 @@ def interaction_status_change(
                 if not allowed
                 else f"A {current} interaction can move only to: {', '.join(allowed)}."
             )
-            raise ApplicationError(
-                detail,
-                code="invalid_transition",
-                attr="status",
-                status=409 if current in FINAL_STATUSES else 400,
-            )
+            # From a final status nothing moves: a conflict with the interaction's state, not a bad input.
+            refusal = Conflict if current in FINAL_STATUSES else InvalidInput
+            raise refusal(detail, code="invalid_transition", attr="status")
         locked.status = status
         fields = ["status", "updated_at"]
         if status in FINAL_STATUSES and locked.ended_at is None:

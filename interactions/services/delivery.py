@@ -316,8 +316,9 @@ def _twilio_backend():
 
 def message_reconcile(*, message_id) -> bool:
     """Fetch an SMS's status from Twilio now and apply it with the forward-only rule of the status webhook.
-    Returns whether the status moved. Raises ApplicationError when Twilio cannot be asked."""
-    from contactcenter.common.errors import ApplicationError
+    Returns whether the status moved. Raises Unavailable (not configured) or ProviderFailed when Twilio cannot be
+    asked."""
+    from contactcenter.common.domain import ProviderFailed, Unavailable
 
     from ..providers.twilio.statuses import message_status_from_twilio
 
@@ -326,13 +327,11 @@ def message_reconcile(*, message_id) -> bool:
         return False
     backend = _twilio_backend()
     if backend is None:
-        raise ApplicationError("Twilio is not configured.", code="provider_not_configured", status=503)
+        raise Unavailable("Twilio is not configured.", code="provider_not_configured")
     try:
         remote = backend.fetch(message.provider_message_id)
     except (TransientSendError, PermanentSendError) as exc:
-        raise ApplicationError(
-            f"Twilio could not be asked: {exc.detail}", code="provider_unavailable", status=502
-        ) from exc
+        raise ProviderFailed(f"Twilio could not be asked: {exc.detail}", code="provider_unavailable") from exc
     status = message_status_from_twilio(remote.provider_status)
     if status is None:
         return False
@@ -370,7 +369,7 @@ def sms_reconcile_candidates(*, older_than: timedelta, limit: int, now: datetime
 def sms_reconcile_run(*, older_than: timedelta, limit: int, dry_run: bool = False) -> ReconcileReport:
     """One batch of the reconciler. Rows are claimed with SKIP LOCKED and stamped before Twilio is asked (outside the
     transaction), so concurrent runs never fetch the same message twice in a row."""
-    from contactcenter.common.errors import ApplicationError
+    from contactcenter.common.domain import DomainError
 
     if dry_run:
         return ReconcileReport(
@@ -386,7 +385,7 @@ def sms_reconcile_run(*, older_than: timedelta, limit: int, dry_run: bool = Fals
     for message_id in ids:
         try:
             moved += int(message_reconcile(message_id=message_id))
-        except ApplicationError as exc:
+        except DomainError as exc:
             errors += 1
             logger.warning("sms_reconcile_error", extra={"message_id": str(message_id), "error": exc.code})
     if ids:

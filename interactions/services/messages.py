@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import Conflict, InvalidInput, NotFound
 from contactcenter.common.pii import InvalidPhoneNumber, phone_mask, phone_normalize
 from contactcenter.common.tasks import enqueue_on_commit
 
@@ -99,7 +99,7 @@ def _media_url_check(url: str) -> None:
     except ValueError:
         literal = False
     if parsed.scheme != "https" or not host or internal or literal or parsed.username or parsed.password:
-        raise ApplicationError(
+        raise InvalidInput(
             "The media URL must be a public https address (a host name, no credentials).",
             code="invalid_media_url",
             attr="media_url",
@@ -122,35 +122,31 @@ def message_send(
     Give an interaction (the message goes to its customer, on its channel) or a phone and a channel (the customer's
     open interaction on that channel continues, or a new outbound one is opened)."""
     if channel not in (Channel.SMS, Channel.WHATSAPP):
-        raise ApplicationError("Messages can only be sent by SMS or WhatsApp.", code="invalid_channel", attr="channel")
+        raise InvalidInput("Messages can only be sent by SMS or WhatsApp.", code="invalid_channel", attr="channel")
     body = (body or "").strip()
     if not body and not media_url:
-        raise ApplicationError("A message needs a body or a media URL.", code="empty_message", attr="body")
+        raise InvalidInput("A message needs a body or a media URL.", code="empty_message", attr="body")
     if media_url and channel != Channel.WHATSAPP:
-        raise ApplicationError("Media can only be sent by WhatsApp.", code="media_not_supported", attr="media_url")
+        raise InvalidInput("Media can only be sent by WhatsApp.", code="media_not_supported", attr="media_url")
     if media_url:
         _media_url_check(media_url)
     if len(body) > 1600:
-        raise ApplicationError("The body is longer than 1600 characters.", code="body_too_long", attr="body")
+        raise InvalidInput("The body is longer than 1600 characters.", code="body_too_long", attr="body")
     now = timezone.now()
     with transaction.atomic():
         if interaction is None:
             try:
                 e164 = phone_normalize(phone)
             except InvalidPhoneNumber as exc:
-                raise ApplicationError(
-                    "Enter a phone number in E.164 format.", code="invalid_phone", attr="phone"
-                ) from exc
+                raise InvalidInput("Enter a phone number in E.164 format.", code="invalid_phone", attr="phone") from exc
             interaction, _ = interaction_open_or_continue(
                 channel=channel, phone=e164, provider=channel_provider(channel), direction=Direction.OUTBOUND, at=now
             )
         else:
             if interaction.channel != channel:
-                raise ApplicationError(
-                    "The interaction is on another channel.", code="channel_mismatch", attr="channel"
-                )
+                raise InvalidInput("The interaction is on another channel.", code="channel_mismatch", attr="channel")
             if not interaction.customer_phone or "*" in interaction.customer_phone:
-                raise ApplicationError("The interaction has no customer number to write to.", code="no_customer_phone")
+                raise InvalidInput("The interaction has no customer number to write to.", code="no_customer_phone")
             e164 = interaction.customer_phone
         message = Message.objects.create(
             interaction=interaction,
@@ -197,20 +193,16 @@ def message_resend(*, message_id, actor: Actor) -> Message:
     with transaction.atomic():
         original = Message.objects.select_for_update().select_related("interaction").filter(pk=message_id).first()
         if original is None:
-            raise ApplicationError("No such message.", code="not_found", status=404)
+            raise NotFound("No such message.", code="not_found")
         if original.direction != Direction.OUTBOUND or original.status not in RESENDABLE_STATUSES:
-            raise ApplicationError(
-                "Only a failed or undelivered outbound message can be resent.", code="not_resendable", status=409
-            )
+            raise Conflict("Only a failed or undelivered outbound message can be resent.", code="not_resendable")
         if original.is_sensitive:
-            raise ApplicationError(
-                "A one-time code is never resent; request a new code instead.", code="sensitive_message", status=409
-            )
+            raise Conflict("A one-time code is never resent; request a new code instead.", code="sensitive_message")
         # The row lock serialises resends of this message, so this read cannot race another resend.
         if AuditLog.objects.filter(
             action=AuditAction.MESSAGE_RESENT, target_type="message", target_id=str(original.pk)
         ).exists():
-            raise ApplicationError("This message was already resent.", code="already_resent", status=409)
+            raise Conflict("This message was already resent.", code="already_resent")
         resent = message_send(
             channel=original.channel,
             body=original.body,

@@ -15,11 +15,12 @@ from rest_framework.views import APIView
 from accounts.permissions import OTP_CALLERS, HasRole
 from audit.services import Actor
 from contactcenter.common.context import request_client_ip
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import Conflict, InvalidInput, NotFound
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 
+from ..models import OtpStatus
 from ..selectors import challenge_public_dict, otp_challenge_get
-from ..services import otp_cancel, otp_request, otp_verify
+from ..services import OtpVerifyOutcome, OtpVerifyResult, otp_cancel, otp_request, otp_verify
 from .serializers import (
     OtpChallengeOutputSerializer,
     OtpCreateInputSerializer,
@@ -40,6 +41,33 @@ def _one_of(name: str, *serializers) -> PolymorphicProxySerializer:
 
 
 _BAD_INPUT = _one_of("OtpBadInputResponse", ValidationErrorResponseSerializer, ClientErrorResponseSerializer)
+
+
+# The contract's answer for a challenge that can no longer be verified, by its status (409 for any other).
+_CLOSED_HTTP_STATUS = {
+    OtpStatus.APPROVED: 409,
+    OtpStatus.CANCELED: 409,
+    OtpStatus.FAILED: 409,
+    OtpStatus.EXPIRED: 410,
+    OtpStatus.MAX_ATTEMPTS: 429,
+}
+
+
+def otp_verify_answer(result: OtpVerifyResult) -> tuple[int, dict]:
+    """The HTTP status and body of a verification's outcome."""
+    if result.outcome == OtpVerifyOutcome.APPROVED:
+        return 200, {"status": OtpStatus.APPROVED.value, "verified": True}
+    if result.outcome == OtpVerifyOutcome.WRONG_CODE:
+        return 400, {
+            "status": OtpStatus.PENDING.value,
+            "verified": False,
+            "attempts_remaining": result.attempts_remaining,
+        }
+    status = 429 if result.outcome == OtpVerifyOutcome.LOCKED else _CLOSED_HTTP_STATUS.get(result.status, 409)
+    if status == 409:
+        # "approved" alone would read as a success to a careless client: this verification did not succeed.
+        return status, {"status": result.status, "verified": False}
+    return status, {"status": result.status}
 
 
 def caller_identity(request) -> tuple[Actor, str]:
@@ -111,7 +139,7 @@ class OtpCreateView(_OtpView):
         data = serializer.validated_data
         key = request.headers.get("Idempotency-Key", "").strip() or None
         if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-            raise ApplicationError(
+            raise InvalidInput(
                 f"The Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
                 code="invalid_idempotency_key",
                 attr="Idempotency-Key",
@@ -130,7 +158,7 @@ class OtpCreateView(_OtpView):
             phone_typed=True,
         )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        return Response(result.body, status=result.status_code, headers=headers)
+        return Response(result.body, status=201, headers=headers)
 
 
 @extend_schema(tags=["OTP"])
@@ -201,7 +229,8 @@ class OtpVerifyView(_OtpView):
             client_id=client_id,
             ip_address=caller_ip(request),
         )
-        return Response(result.body, status=result.http_status)
+        status, body = otp_verify_answer(result)
+        return Response(body, status=status)
 
 
 @extend_schema(tags=["OTP"])
@@ -220,7 +249,7 @@ class OtpChallengeDetailView(_OtpView):
         _actor, client_id = caller_identity(request)
         challenge = otp_challenge_get(challenge_id=challenge_id, client_id=client_id)
         if challenge is None:
-            raise ApplicationError("No such OTP challenge.", code="not_found", status=404)
+            raise NotFound("No such OTP challenge.", code="not_found")
         return Response(challenge_public_dict(challenge))
 
 
@@ -244,5 +273,5 @@ class OtpCancelView(_OtpView):
         if not otp_cancel(
             challenge_id=challenge_id, actor=actor, reason="client", client_id=client_id, ip_address=caller_ip(request)
         ):
-            raise ApplicationError("The challenge is not pending.", code="not_pending", status=409)
+            raise Conflict("The challenge is not pending.", code="not_pending")
         return Response(challenge_public_dict(otp_challenge_get(challenge_id=challenge_id, client_id=client_id)))
