@@ -358,13 +358,13 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         form = AssignForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             agent = form.cleaned_data["agent"]
-            assign = _service("interaction_assign")
+            update = _service("interaction_update")
             done, refused, last_error = 0, 0, ""
             for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
-                    assign(
+                    update(
                         interaction=interaction,
-                        agent=agent,
+                        assignee=agent,
                         actor=request_actor(request),
                         ip_address=client_ip(request),
                     )
@@ -386,10 +386,10 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         if "apply" in request.POST and form.is_valid():
             status = form.cleaned_data["status"]
             done, errors = 0, []
-            change = _service("interaction_status_change")
+            update = _service("interaction_update")
             for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
-                    change(
+                    update(
                         interaction=interaction,
                         status=status,
                         actor=request_actor(request),

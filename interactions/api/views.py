@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -25,12 +24,7 @@ from contactcenter.common.pagination import NewestFirstCursorPagination
 from contactcenter.common.serializers import PII_VISIBLE_CONTEXT_KEY
 
 from ..selectors import interaction_detail_queryset, interaction_event_summary, interaction_list
-from ..services import (
-    interaction_assign,
-    interaction_pii_reveal,
-    interaction_status_change,
-    interactions_pii_list_reveal,
-)
+from ..services import UNCHANGED, interaction_pii_reveal, interaction_update, interactions_pii_list_reveal
 from .filters import InteractionFilter, KeysetOrdering
 from .serializers import InteractionDetailSerializer, InteractionListSerializer, InteractionPatchSerializer
 
@@ -198,14 +192,13 @@ class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
         if "assigned_agent" in changes and caller_is_agent_only(request):
             raise PermissionDenied("Only supervisors assign interactions.")
         try:
-            with transaction.atomic():  # both changes or neither
-                if "assigned_agent" in changes:
-                    agent = self._agent(changes["assigned_agent"])
-                    interaction_assign(interaction=interaction, agent=agent, actor=actor, ip_address=ip_address)
-                if "status" in changes:
-                    interaction_status_change(
-                        interaction=interaction, status=changes["status"], actor=actor, ip_address=ip_address
-                    )
+            interaction_update(
+                interaction=interaction,
+                actor=actor,
+                assignee=self._agent(changes["assigned_agent"]) if "assigned_agent" in changes else UNCHANGED,
+                status=changes.get("status"),
+                ip_address=ip_address,
+            )
         except InvalidInput as exc:
             # Refusals of the input are validation errors of the field at fault, like any other bad input.
             raise serializers.ValidationError(

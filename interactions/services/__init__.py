@@ -5,9 +5,9 @@ One module per concern; everything public is re-exported here, so callers write 
 
 from .assignments import (
     ALLOWED_STATUS_TRANSITIONS,
-    interaction_assign,
+    UNCHANGED,
     interaction_pii_reveal,
-    interaction_status_change,
+    interaction_update,
     interactions_pii_list_reveal,
 )
 from .calls import NormalizedCall, NormalizedCallAudio, call_recording_attach, call_upsert
@@ -46,6 +46,7 @@ __all__ = [
     "CONVERSATION_IDLE_TIMEOUT",
     "OPEN_STATUSES",
     "SENSITIVE_BODY_REDACTED",
+    "UNCHANGED",
     "CallerContext",
     "DeliveryOutcome",
     "MessageStatusChange",
@@ -57,11 +58,10 @@ __all__ = [
     "call_recording_attach",
     "call_upsert",
     "channel_provider",
-    "interaction_assign",
     "interaction_open_or_continue",
     "interaction_pii_reveal",
-    "interaction_status_change",
     "interaction_touch",
+    "interaction_update",
     "interactions_pii_list_reveal",
     "message_deliver",
     "message_reconcile",
