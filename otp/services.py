@@ -37,7 +37,7 @@ from contactcenter.common.pii import (
     phone_written_international,
 )
 from interactions.models import Interaction
-from interactions.services import message_send
+from interactions.services import interaction_verified_mark, message_send
 
 from . import codes
 from .limits import client_counter_increment
@@ -534,9 +534,7 @@ def _challenge_expire(*, challenge: OtpChallenge, now: datetime, actor: Actor, i
 
 def _approved_record(*, challenge: OtpChallenge, actor: Actor, now: datetime, ip: str | None) -> None:
     if challenge.interaction_id:
-        Interaction.objects.filter(pk=challenge.interaction_id).update(
-            verified_at=now, verified_by_challenge_id=challenge.pk, updated_at=now
-        )
+        interaction_verified_mark(interaction_id=challenge.interaction_id, challenge_id=challenge.pk, at=now)
     audit_log_record(
         actor=actor,
         action=AuditAction.OTP_APPROVED,

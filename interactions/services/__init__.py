@@ -31,6 +31,7 @@ from .delivery import (
 )
 from .inbound import NormalizedWhatsAppMessage, whatsapp_message_record
 from .messages import MessageStatusChange, message_resend, message_send, message_status_apply
+from .verification import interaction_verified_mark
 from .voice import (
     CallerContext,
     phone_or_empty,
@@ -62,6 +63,7 @@ __all__ = [
     "interaction_pii_reveal",
     "interaction_touch",
     "interaction_update",
+    "interaction_verified_mark",
     "interactions_pii_list_reveal",
     "message_deliver",
     "message_reconcile",
