@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
+from contactcenter.common.db import integrity_error_names
 from contactcenter.common.domain import Conflict, InvalidInput, NotFound
 from contactcenter.common.pii import InvalidPhoneNumber, phone_mask, phone_normalize
 from contactcenter.common.tasks import enqueue_on_commit
@@ -116,11 +117,13 @@ def message_send(
     purpose: str = "",
     is_sensitive: bool = False,
     actor: Actor | None = None,
+    resent_from: Message | None = None,
 ) -> Message:
     """Record an outbound message as `queued` and enqueue its delivery once the caller's transaction commits.
 
     Give an interaction (the message goes to its customer, on its channel) or a phone and a channel (the customer's
-    open interaction on that channel continues, or a new outbound one is opened)."""
+    open interaction on that channel continues, or a new outbound one is opened). `resent_from`: the message this one
+    resends (see message_resend); a second resend of it is an IntegrityError on `message_resent_once`."""
     if channel not in (Channel.SMS, Channel.WHATSAPP):
         raise InvalidInput("Messages can only be sent by SMS or WhatsApp.", code="invalid_channel", attr="channel")
     body = (body or "").strip()
@@ -162,6 +165,7 @@ def message_send(
             is_sensitive=is_sensitive,
             queued_at=now,
             status_changed_at=now,
+            resent_from=resent_from,
         )
         interaction_touch(interaction_id=interaction.pk, at=now)
         if actor is not None:
@@ -182,35 +186,38 @@ def message_send(
 
 
 RESENDABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+RESENT_ONCE = "message_resent_once"  # the unique constraint on Message.resent_from
 
 
 def message_resend(*, message_id, actor: Actor) -> Message:
     """Queue a failed or undelivered outbound message again, as a new Message with the same body, media and purpose
     on the same interaction. A message is resent at most once (a resend that fails can itself be resent); sensitive
-    messages (OTP codes) are never resent: their body is gone, and the customer asks for a new code instead."""
-    from audit.models import AuditLog
+    messages (OTP codes) are never resent: their body is gone, and the customer asks for a new code instead.
 
+    "At most once" is the database's: the new message points at the original under a unique constraint, so of two
+    concurrent resends one inserts and the other is refused (Conflict `already_resent`)."""
     with transaction.atomic():
-        original = Message.objects.select_for_update().select_related("interaction").filter(pk=message_id).first()
+        original = Message.objects.select_related("interaction").filter(pk=message_id).first()
         if original is None:
             raise NotFound("No such message.", code="not_found")
         if original.direction != Direction.OUTBOUND or original.status not in RESENDABLE_STATUSES:
             raise Conflict("Only a failed or undelivered outbound message can be resent.", code="not_resendable")
         if original.is_sensitive:
             raise Conflict("A one-time code is never resent; request a new code instead.", code="sensitive_message")
-        # The row lock serialises resends of this message, so this read cannot race another resend.
-        if AuditLog.objects.filter(
-            action=AuditAction.MESSAGE_RESENT, target_type="message", target_id=str(original.pk)
-        ).exists():
-            raise Conflict("This message was already resent.", code="already_resent")
-        resent = message_send(
-            channel=original.channel,
-            body=original.body,
-            interaction=original.interaction,
-            media_url=original.media_url,
-            purpose=original.purpose,
-            actor=actor,
-        )
+        try:
+            resent = message_send(
+                channel=original.channel,
+                body=original.body,
+                interaction=original.interaction,
+                media_url=original.media_url,
+                purpose=original.purpose,
+                actor=actor,
+                resent_from=original,
+            )
+        except IntegrityError as exc:
+            if not integrity_error_names(exc, RESENT_ONCE):
+                raise
+            raise Conflict("This message was already resent.", code="already_resent") from None
         audit_log_record(
             actor=actor,
             action=AuditAction.MESSAGE_RESENT,
