@@ -7,8 +7,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.template.response import TemplateResponse
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import error_response
+from contactcenter.common.errors import error_response, http_headers_for, http_status_for
 
 logger = logging.getLogger(__name__)
 
@@ -17,15 +18,16 @@ def lockout_response(request, original_response=None, credentials=None):
     from .services import SignInLockedOut
 
     error = SignInLockedOut()
+    status, headers = http_status_for(error), http_headers_for(error)
     if request.path.startswith(("/api/", "/webhooks/")):
-        return error_response(error.status_code, error.code, error.detail, headers=error.headers)
+        return error_response(status, error.code, error.detail, headers=headers)
     response = TemplateResponse(
         request,
         "admin/backoffice_locked_out.html",
         {"minutes": settings.LOGIN_LOCKOUT_MINUTES, "site_header": "", "title": ""},
-        status=error.status_code,
+        status=status,
     )
-    response["Retry-After"] = error.headers["Retry-After"]
+    response["Retry-After"] = headers["Retry-After"]
     return response.render()
 
 
@@ -42,7 +44,7 @@ def lockout_audit(sender, request=None, username=None, ip_address=None, **kwargs
     path = getattr(request, "path", "") if request is not None else ""
     audit_log_record(
         actor=Actor.system("login lockout"),
-        action="auth.locked_out",
+        action=AuditAction.AUTH_LOCKED_OUT,
         target_type="user",
         target_id="",
         data={"username": str(username or "")[:150], "path": path, "minutes": settings.LOGIN_LOCKOUT_MINUTES},

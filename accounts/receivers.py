@@ -52,12 +52,13 @@ def device_post_delete(sender, instance, origin=None, **kwargs) -> None:
 
 def user_signed_in(sender, request=None, user=None, **kwargs) -> None:
     """The admin's sign-in (django.contrib.auth's `user_logged_in`), audited like the API's."""
+    from audit.actions import AuditAction
     from audit.services import Actor, audit_log_record
 
     if user is not None:
         audit_log_record(
             actor=Actor.user(user),
-            action="auth.signed_in",
+            action=AuditAction.AUTH_SIGNED_IN,
             target_type="user",
             target_id=user.pk,
             data={"method": "admin", "second_factor": bool(getattr(user, "otp_device", None))},

@@ -14,8 +14,9 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import InvalidInput, LimitReached, NotAuthenticated, PermissionDenied
 from contactcenter.common.roles import API_KEY_ROLES, Role
 
 from .models import AccountSecurity, ApiKey
@@ -27,14 +28,12 @@ logger = logging.getLogger(__name__)
 
 def api_key_role_check(role: str, *, issuer=None) -> None:
     if role not in API_KEY_ROLES:
-        raise ApplicationError(
+        raise InvalidInput(
             f"An API key's role must be one of: {', '.join(sorted(API_KEY_ROLES))}.", code="invalid_role", attr="role"
         )
     if role == Role.SUPERVISOR and issuer is not None and not issuer.is_superuser:
         # A supervisor key sees numbers in clear and needs no second factor: only a superuser hands one out.
-        raise ApplicationError(
-            "Only a superuser may issue a supervisor key.", code="role_not_allowed", attr="role", status=403
-        )
+        raise PermissionDenied("Only a superuser may issue a supervisor key.", code="role_not_allowed", attr="role")
 
 
 def api_key_expiry_check(expires_at: datetime | None) -> datetime:
@@ -44,9 +43,9 @@ def api_key_expiry_check(expires_at: datetime | None) -> datetime:
     if expires_at is None:
         return latest
     if expires_at <= now:
-        raise ApplicationError("The expiry must be in the future.", code="invalid_expiry", attr="expiry_date")
+        raise InvalidInput("The expiry must be in the future.", code="invalid_expiry", attr="expiry_date")
     if expires_at > latest + timedelta(minutes=1):
-        raise ApplicationError(
+        raise InvalidInput(
             f"A key may live at most {settings.API_KEY_MAX_DAYS} days (API_KEY_MAX_DAYS).",
             code="invalid_expiry",
             attr="expiry_date",
@@ -68,18 +67,18 @@ def api_key_create(
     key is revoked when its issuer is deactivated or removed. Every key expires (API_KEY_MAX_DAYS at most)."""
     name = (name or "").strip()
     if not name or len(name) > 50:
-        raise ApplicationError("Give the key a name of 1 to 50 characters.", code="invalid_name", attr="name")
+        raise InvalidInput("Give the key a name of 1 to 50 characters.", code="invalid_name", attr="name")
     api_key_role_check(role, issuer=issuer)
     if expires_days is not None:
         if expires_days < 1:
-            raise ApplicationError("Expiry must be at least one day.", code="invalid_expiry", attr="expires_days")
+            raise InvalidInput("Expiry must be at least one day.", code="invalid_expiry", attr="expires_days")
         expires_at = timezone.now() + timedelta(days=expires_days)
     expires_at = api_key_expiry_check(expires_at)
     with transaction.atomic():
         api_key, key = ApiKey.objects.create_key(name=name, role=role, expiry_date=expires_at, created_by=issuer)
         audit_log_record(
             actor=actor,
-            action="api_key.created",
+            action=AuditAction.API_KEY_CREATED,
             target_type="api_key",
             target_id=api_key.prefix,
             data={"name": name, "role": role, "expires_at": expires_at.isoformat() if expires_at else None},
@@ -98,7 +97,7 @@ def api_key_assign(*, api_key: ApiKey, actor: Actor, issuer=None) -> str:
         api_key.save()
         audit_log_record(
             actor=actor,
-            action="api_key.created",
+            action=AuditAction.API_KEY_CREATED,
             target_type="api_key",
             target_id=api_key.prefix,
             data={"name": api_key.name, "role": api_key.role},
@@ -115,7 +114,7 @@ def api_key_revoke(*, api_key_id: str, actor: Actor) -> bool:
         ApiKey.objects.filter(pk=api_key.pk).update(revoked=True)
         audit_log_record(
             actor=actor,
-            action="api_key.revoked",
+            action=AuditAction.API_KEY_REVOKED,
             target_type="api_key",
             target_id=api_key.prefix,
             data={"name": api_key.name, "role": api_key.role},
@@ -128,29 +127,27 @@ def api_key_revoke(*, api_key_id: str, actor: Actor) -> bool:
 INVALID_CREDENTIALS_DETAIL = "Wrong username, password or second-factor code."
 
 
-class SignInRefused(ApplicationError):
+class SignInRefused(NotAuthenticated):
     """Wrong username or password, an inactive account, or a missing or wrong second-factor code: one answer for all,
     so the answer never tells a right password apart."""
 
     def __init__(self):
-        super().__init__(INVALID_CREDENTIALS_DETAIL, code="invalid_credentials", status=401)
+        super().__init__(INVALID_CREDENTIALS_DETAIL, code="invalid_credentials")
 
 
-class TokenRefused(ApplicationError):
+class TokenRefused(NotAuthenticated):
     def __init__(self):
-        super().__init__("The token is invalid or expired.", code="authentication_failed", status=401)
+        super().__init__("The token is invalid or expired.", code="authentication_failed")
 
 
-class SignInLockedOut(ApplicationError):
-    """Too many failed sign-ins for this account or from this address (django-axes): 429 with Retry-After."""
+class SignInLockedOut(LimitReached):
+    """Too many failed sign-ins for this account or from this address (django-axes), until the cool-off ends."""
 
     def __init__(self):
-        retry_after = max(int(settings.AXES_COOLOFF_TIME.total_seconds()), 1)
         super().__init__(
             "Too many failed sign-in attempts; try again later.",
             code="locked_out",
-            status=429,
-            headers={"Retry-After": str(retry_after)},
+            retry_after=max(int(settings.AXES_COOLOFF_TIME.total_seconds()), 1),
         )
 
 
@@ -173,7 +170,7 @@ def auth_tokens_obtain(*, request, username: str, password: str, otp_token: str 
     refresh = ConsoleRefreshToken.for_user(user)
     audit_log_record(
         actor=Actor.user(user),
-        action="auth.signed_in",
+        action=AuditAction.AUTH_SIGNED_IN,
         target_type="user",
         target_id=user.pk,
         data={"method": "api_token", "second_factor": second_factor},
@@ -224,7 +221,9 @@ def auth_tokens_refresh(*, refresh: str) -> dict:
         _blacklisted, created = BlacklistedToken.objects.get_or_create(token=_outstanding(payload, user))
     if not created:
         account_tokens_revoke(user_id=user.pk, reason="refresh_reused")
-        audit_log_record(actor=Actor.user(user), action="auth.refresh_reused", target_type="user", target_id=user.pk)
+        audit_log_record(
+            actor=Actor.user(user), action=AuditAction.AUTH_REFRESH_REUSED, target_type="user", target_id=user.pk
+        )
         logger.warning("refresh_token_reused", extra={"user_id": user.pk})
         raise TokenRefused()
     rotated = ConsoleRefreshToken.for_user(user, expires_at=payload["exp"])
@@ -238,7 +237,9 @@ def auth_logout(*, refresh: str) -> None:
     with transaction.atomic():
         _blacklisted, created = BlacklistedToken.objects.get_or_create(token=_outstanding(payload, user))
         if created and user is not None:
-            audit_log_record(actor=Actor.user(user), action="auth.signed_out", target_type="user", target_id=user.pk)
+            audit_log_record(
+                actor=Actor.user(user), action=AuditAction.AUTH_SIGNED_OUT, target_type="user", target_id=user.pk
+            )
 
 
 def account_tokens_revoke(*, user_id, reason: str) -> None:
@@ -254,7 +255,7 @@ def account_tokens_revoke(*, user_id, reason: str) -> None:
                 AccountSecurity.objects.filter(user_id=user_id).update(**bump)
         audit_log_record(
             actor=Actor.system("accounts"),
-            action="auth.tokens_revoked",
+            action=AuditAction.AUTH_TOKENS_REVOKED,
             target_type="user",
             target_id=user_id,
             data={"reason": reason},

@@ -22,6 +22,7 @@ from contactcenter.common.actors import Actor
 from contactcenter.common.context import current_client_ip, current_request_id, ip_normalize
 from contactcenter.common.db import advisory_xact_lock
 
+from .actions import AuditAction
 from .chain import FIELDS, GENESIS, chain_key, link_hash, link_valid
 from .models import AuditLog, AuditPurgePolicy, AuditVerification
 
@@ -29,7 +30,7 @@ logger = logging.getLogger("contactcenter.audit")
 
 CHAIN_LOCK = "audit-chain"
 # The action and target of the retention purge's records: their `data.anchor` says where the chain now starts.
-PURGE_ACTION = "retention.delete"
+PURGE_ACTION = AuditAction.RETENTION_DELETE
 PURGE_TARGET_TYPE = "audit_records"
 # A verification older than this is reported as stale by /api/health (the task runs daily).
 VERIFICATION_STALE_AFTER = timedelta(hours=48)
@@ -48,7 +49,7 @@ def _chain_head() -> tuple[int, str]:
 def audit_log_record(
     *,
     actor: Actor,
-    action: str,
+    action: AuditAction,
     target_type: str = "",
     target_id: object = "",
     data: dict | None = None,
@@ -63,7 +64,7 @@ def audit_log_record(
         actor_type=actor.type,
         actor_id=str(actor.id)[:64],
         actor_label=str(actor.label)[:150],
-        action=action,
+        action=str(action),  # the plain value: what is stored and hashed
         target_type=target_type,
         target_id=str(target_id or "")[:64],
         data=data or {},

@@ -82,9 +82,10 @@ def _left_unredacted() -> dict:
 
 
 def _audit_count() -> int:
+    from audit.actions import AuditAction
     from audit.models import AuditLog
 
-    return AuditLog.objects.filter(action="retention.redact").count()
+    return AuditLog.objects.filter(action=AuditAction.RETENTION_REDACT).count()
 
 
 def _latency_row(label: str, measurements: list[dict], name: str) -> str:

@@ -317,7 +317,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-# The handler class maps ApplicationError in (contactcenter/common/errors.py); the handler function stays the library's
+# The handler class maps the domain errors in (contactcenter/common/errors.py); the handler function stays the library's
 # so that drf-spectacular documents the error responses of every endpoint.
 DRF_STANDARDIZED_ERRORS = {
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,

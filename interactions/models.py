@@ -175,6 +175,18 @@ class Message(models.Model):
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    # The failed message this one resends (message_resend). A message is resent at most once: the unique constraint
+    # below, which also serves as this column's index.
+    resent_from = models.ForeignKey(
+        "self",
+        verbose_name=_("resent from"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resends",
+        db_index=False,
+        editable=False,
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -188,6 +200,7 @@ class Message(models.Model):
                 condition=Q(provider_message_id__isnull=False),
                 name="message_provider_message_id_uniq",
             ),
+            models.UniqueConstraint(fields=["resent_from"], name="message_resent_once"),
             models.CheckConstraint(condition=Q(channel__in=["whatsapp", "sms"]), name="message_channel_valid"),
             _choices_check("direction", Direction, "message_direction_valid"),
             _choices_check("status", MessageStatus, "message_status_valid"),

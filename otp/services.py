@@ -12,20 +12,21 @@ marker once sent); the challenge keeps an HMAC of it.
 """
 
 import logging
-import math
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import IdempotencyKeyReused, InvalidInput, LimitReached, NotFound
 from contactcenter.common.pii import (
     InvalidPhoneNumber,
     phone_country_code,
@@ -36,7 +37,7 @@ from contactcenter.common.pii import (
     phone_written_international,
 )
 from interactions.models import Interaction
-from interactions.services import message_send
+from interactions.services import interaction_verified_mark, message_send
 
 from . import codes
 from .limits import client_counter_increment
@@ -50,67 +51,51 @@ PURGE_BATCH_SIZE = 1000
 _LOCKS_ON_THIS_ATTEMPT = Q(attempts__gte=F("max_attempts") - 1)
 
 
-class OtpRateLimited(ApplicationError):
-    """Too many challenges (per phone and purpose, per phone, or per client): 429 with `Retry-After`."""
-
-    def __init__(self, detail: str, *, retry_after: float, code: str = "rate_limited"):
-        self.retry_after = max(1, math.ceil(retry_after))
-        super().__init__(detail, code=code, status=429, headers={"Retry-After": str(self.retry_after)})
+class OtpRateLimited(LimitReached):
+    """Too many challenges (per phone and purpose, per phone, or per client), or verifications (per client); the
+    request may succeed after `retry_after` seconds."""
 
 
 @dataclass(frozen=True)
 class OtpRequestResult:
-    """The answer to a create: `body` is exactly what the API returns (and what an idempotent retry returns again)."""
+    """A created challenge: `body` is its public form (what an idempotent retry returns again), `replayed` whether
+    this was such a retry (nothing new was created or sent)."""
 
     challenge: OtpChallenge | None
     body: dict
-    status_code: int = 201
     replayed: bool = False
 
 
-# The contract's answer for a challenge that can no longer be verified, by its status.
-_CLOSED_HTTP_STATUS = {
-    OtpStatus.APPROVED: 409,
-    OtpStatus.CANCELED: 409,
-    OtpStatus.FAILED: 409,
-    OtpStatus.EXPIRED: 410,
-    OtpStatus.MAX_ATTEMPTS: 429,
-}
+class OtpVerifyOutcome(StrEnum):
+    APPROVED = "approved"  # this verification approved the challenge
+    WRONG_CODE = "wrong_code"  # a wrong code (or context) spent one attempt; attempts remain
+    LOCKED = "locked"  # a wrong code spent the last attempt: the challenge is now `max_attempts`
+    CLOSED = "closed"  # the challenge could no longer be verified; `status` says why (approved, expired…)
 
 
 @dataclass(frozen=True)
 class OtpVerifyResult:
-    """The outcome of a verification: `http_status` and `body` are the contract's answer."""
+    """The outcome of a verification: what happened, the challenge's status afterwards and, after a wrong code, the
+    attempts left."""
 
+    outcome: OtpVerifyOutcome
     status: str
-    http_status: int
     challenge: OtpChallenge | None = None
     attempts_remaining: int | None = None
 
     @property
     def verified(self) -> bool:
-        return self.http_status == 200
-
-    @property
-    def body(self) -> dict:
-        if self.http_status == 200:
-            return {"status": OtpStatus.APPROVED.value, "verified": True}
-        if self.http_status == 400:
-            return {"status": OtpStatus.PENDING.value, "verified": False, "attempts_remaining": self.attempts_remaining}
-        if self.http_status == 409:
-            # "approved" alone would read as a success to a careless client: this verification did not succeed.
-            return {"status": self.status, "verified": False}
-        return {"status": self.status}
+        return self.outcome == OtpVerifyOutcome.APPROVED
 
 
 # --- input -----------------------------------------------------------------------------------------------------------
 
 
 def _phone_clean(phone, *, typed: bool = False) -> str:
-    """The canonical number to text, or ApplicationError. `typed`: a person or a client typed it (the API), so it
+    """The canonical number to text, or InvalidInput. `typed`: a person or a client typed it (the API), so it
     must be written internationally (`+` or `00`): a number a provider reports is international by construction."""
     if typed and not phone_written_international(phone):
-        raise ApplicationError(
+        raise InvalidInput(
             "Enter the number in international format, with + and the country code (E.164).",
             code="invalid_phone",
             attr="phone",
@@ -118,14 +103,12 @@ def _phone_clean(phone, *, typed: bool = False) -> str:
     try:
         e164 = phone_normalize(phone)
     except InvalidPhoneNumber as exc:
-        raise ApplicationError("Enter a phone number in E.164 format.", code="invalid_phone", attr="phone") from exc
+        raise InvalidInput("Enter a phone number in E.164 format.", code="invalid_phone", attr="phone") from exc
     allowed = [country.upper() for country in settings.OTP_ALLOWED_COUNTRIES]
     if allowed and phone_country_code(e164) not in allowed:
-        raise ApplicationError(
-            "Codes cannot be sent to numbers of this country.", code="country_not_allowed", attr="phone"
-        )
+        raise InvalidInput("Codes cannot be sent to numbers of this country.", code="country_not_allowed", attr="phone")
     if phone_is_premium_or_shared(e164):
-        raise ApplicationError(
+        raise InvalidInput(
             "Codes cannot be sent to premium-rate, shared-cost or toll-free numbers.",
             code="number_not_allowed",
             attr="phone",
@@ -141,12 +124,12 @@ def _purpose_clean(purpose) -> str:
     allowed = settings.OTP_PURPOSES
     if allowed:
         if not isinstance(purpose, str) or purpose not in allowed:
-            raise ApplicationError(
+            raise InvalidInput(
                 f"Unknown purpose; use one of: {', '.join(allowed)}.", code="invalid_purpose", attr="purpose"
             )
         return purpose
     if not isinstance(purpose, str) or not PURPOSE_RE.match(purpose):
-        raise ApplicationError(
+        raise InvalidInput(
             "The purpose must be 1 to 32 lowercase letters, digits, `_`, `-` or `.`.",
             code="invalid_purpose",
             attr="purpose",
@@ -157,7 +140,7 @@ def _purpose_clean(purpose) -> str:
 def _language_clean(language) -> str:
     language = (language or settings.OTP_DEFAULT_LANGUAGE or "en").strip().lower().replace("_", "-").split("-")[0]
     if language not in codes.sms_languages():
-        raise ApplicationError(
+        raise InvalidInput(
             f"Unsupported language; use one of: {', '.join(codes.sms_languages())}.",
             code="invalid_language",
             attr="language",
@@ -169,9 +152,9 @@ def _context_clean(context) -> dict | None:
     if context is None:
         return None
     if not isinstance(context, dict):
-        raise ApplicationError("The context must be a JSON object.", code="invalid_context", attr="context")
+        raise InvalidInput("The context must be a JSON object.", code="invalid_context", attr="context")
     if len(codes.context_canonical(context).encode()) > codes.CONTEXT_MAX_BYTES:
-        raise ApplicationError(
+        raise InvalidInput(
             f"The context is larger than {codes.CONTEXT_MAX_BYTES} bytes.", code="invalid_context", attr="context"
         )
     return context
@@ -196,10 +179,11 @@ def otp_request(
 ) -> OtpRequestResult:
     """Create a challenge for `phone` and `purpose` and queue its SMS, in one transaction.
 
-    Refuses (ApplicationError) a bad phone, purpose, language or context and a number outside OTP_ALLOWED_COUNTRIES;
+    Refuses (InvalidInput) a bad phone, purpose, language or context and a number outside OTP_ALLOWED_COUNTRIES;
     raises OtpRateLimited past the per-client limit, the per-phone-and-purpose limit or the minimum interval. Cancels
     the pending challenge of the same phone and purpose. With `idempotency_key`, a repeated request of the same client
-    and the same fields returns the first answer (and sends nothing); other fields under the same key are a 422.
+    and the same fields returns the first result (and sends nothing); other fields under the same key are
+    IdempotencyKeyReused.
     `interaction` and `conversation_id` tie the challenge to the contact it was sent for (a voice call…)."""
     e164 = _phone_clean(phone, typed=phone_typed)
     purpose = _purpose_clean(purpose)
@@ -266,7 +250,7 @@ def otp_request(
         for replaced_id in replaced:
             audit_log_record(
                 actor=actor,
-                action="otp.canceled",
+                action=AuditAction.OTP_CANCELED,
                 target_type="otp_challenge",
                 target_id=replaced_id,
                 data={
@@ -279,7 +263,7 @@ def otp_request(
             )
         audit_log_record(
             actor=actor,
-            action="otp.created",
+            action=AuditAction.OTP_CREATED,
             target_type="otp_challenge",
             target_id=challenge.pk,
             data={
@@ -301,7 +285,7 @@ def otp_request(
                 client_id=client_id,
                 key=idempotency_key,
                 request_hash=fingerprint,
-                status_code=201,
+                status_code=201,  # a column of the stored answer; the API answers every create, first or replayed, 201
                 response_body=body,
                 challenge=challenge,
             )
@@ -320,12 +304,10 @@ def _idempotent_replay(*, client_id: str, key: str, fingerprint: str) -> OtpRequ
         record.delete()  # remembered long enough: the key may start afresh
         return None
     if record.request_hash != fingerprint:
-        raise ApplicationError(
-            "This Idempotency-Key was used with a different request.", code="idempotency_key_reused", status=422
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with a different request.", code="idempotency_key_reused"
         )
-    return OtpRequestResult(
-        challenge=record.challenge, body=record.response_body, status_code=record.status_code, replayed=True
-    )
+    return OtpRequestResult(challenge=record.challenge, body=record.response_body, replayed=True)
 
 
 def _limits_check(*, e164: str, purpose: str, client_id: str, now: datetime) -> None:
@@ -423,16 +405,17 @@ def otp_verify(
     ip_address: str | None = None,
 ) -> OtpVerifyResult:
     """Check `code` against a challenge (by id, or the latest of `phone` and `purpose`; both must agree when both
-    are given) and, if it and the bound `context` match, approve it. Every outcome is an OtpVerifyResult carrying the
-    contract's answer; a challenge that does not exist or belongs to another client than `client_id` is
-    ApplicationError 404 (and spends nothing), a malformed code, phone or purpose a 400 (and spends nothing), a
-    client past OTP_CLIENT_VERIFY_RATE_LIMIT_MAX verifications in the window OtpRateLimited (429).
+    are given) and, if it and the bound `context` match, approve it. Every outcome is an OtpVerifyResult; a challenge
+    that does not exist or belongs to another client than `client_id` is NotFound (and spends nothing), a malformed
+    code, phone or purpose InvalidInput (and spends nothing), a client past OTP_CLIENT_VERIFY_RATE_LIMIT_MAX
+    verifications in the window OtpRateLimited.
 
-    A wrong code (or context) counts one attempt atomically; the attempt that reaches `max_attempts` locks the
-    challenge and answers 429 `max_attempts`. A right code approves at most once."""
+    A wrong code (or context) counts one attempt atomically (WRONG_CODE); the attempt that reaches `max_attempts`
+    locks the challenge (LOCKED). A right code approves at most once (APPROVED); a challenge that can no longer be
+    verified is CLOSED, with its status."""
     code = codes.code_clean(code)
     if code is None:
-        raise ApplicationError(f"The code is {codes.code_length()} digits.", code="invalid_code", attr="code")
+        raise InvalidInput(f"The code is {codes.code_length()} digits.", code="invalid_code", attr="code")
     if client_id:
         _verify_limit_check(client_id=client_id)
     challenge = _challenge_find(
@@ -455,7 +438,9 @@ def otp_verify(
             if open_rows.update(status=OtpStatus.APPROVED, approved_at=now, closed_at=now, updated_at=now):
                 challenge.refresh_from_db()
                 _approved_record(challenge=challenge, actor=actor, now=now, ip=ip_address)
-                return OtpVerifyResult(status=OtpStatus.APPROVED, http_status=200, challenge=challenge)
+                return OtpVerifyResult(
+                    outcome=OtpVerifyOutcome.APPROVED, status=OtpStatus.APPROVED, challenge=challenge
+                )
         else:
             locking = _LOCKS_ON_THIS_ATTEMPT
             if open_rows.update(
@@ -489,8 +474,8 @@ def _verify_limit_check(*, client_id: str) -> None:
         )
 
 
-def _not_found() -> ApplicationError:
-    return ApplicationError("No such OTP challenge.", code="not_found", status=404)
+def _not_found() -> NotFound:
+    return NotFound("No such OTP challenge.", code="not_found")
 
 
 def _challenge_find(*, challenge_id, phone, purpose, conversation_id, client_id=None) -> OtpChallenge:
@@ -506,7 +491,7 @@ def _challenge_find(*, challenge_id, phone, purpose, conversation_id, client_id=
         try:
             e164 = phone_normalize(phone)
         except InvalidPhoneNumber as exc:
-            raise ApplicationError("Enter a phone number in E.164 format.", code="invalid_phone", attr="phone") from exc
+            raise InvalidInput("Enter a phone number in E.164 format.", code="invalid_phone", attr="phone") from exc
     if purpose:
         purpose = _purpose_clean(purpose)
     if challenge_id:
@@ -522,7 +507,7 @@ def _challenge_find(*, challenge_id, phone, purpose, conversation_id, client_id=
         challenge = queryset.first()
     else:
         if not e164 or not purpose:
-            raise ApplicationError("Give the challenge id, or the phone and purpose.", code="required", attr="id")
+            raise InvalidInput("Give the challenge id, or the phone and purpose.", code="required", attr="id")
         # The newest challenge of the pair is the pending one, if any (a new challenge cancels the previous).
         challenge = queryset.filter(phone=e164, purpose=purpose).order_by("-created_at", "-id").first()
     if challenge is None:
@@ -537,7 +522,7 @@ def _challenge_expire(*, challenge: OtpChallenge, now: datetime, actor: Actor, i
         ):
             audit_log_record(
                 actor=actor,
-                action="otp.expired",
+                action=AuditAction.OTP_EXPIRED,
                 target_type="otp_challenge",
                 target_id=challenge.pk,
                 data={"phone": phone_mask(challenge.phone), "purpose": challenge.purpose},
@@ -549,12 +534,10 @@ def _challenge_expire(*, challenge: OtpChallenge, now: datetime, actor: Actor, i
 
 def _approved_record(*, challenge: OtpChallenge, actor: Actor, now: datetime, ip: str | None) -> None:
     if challenge.interaction_id:
-        Interaction.objects.filter(pk=challenge.interaction_id).update(
-            verified_at=now, verified_by_challenge_id=challenge.pk, updated_at=now
-        )
+        interaction_verified_mark(interaction_id=challenge.interaction_id, challenge_id=challenge.pk, at=now)
     audit_log_record(
         actor=actor,
-        action="otp.approved",
+        action=AuditAction.OTP_APPROVED,
         target_type="otp_challenge",
         target_id=challenge.pk,
         data={
@@ -580,7 +563,7 @@ def _wrong_code_record(*, challenge: OtpChallenge, actor: Actor, ip: str | None)
     }
     audit_log_record(
         actor=actor,
-        action="otp.verify_failed",
+        action=AuditAction.OTP_VERIFY_FAILED,
         target_type="otp_challenge",
         target_id=challenge.pk,
         data=data,
@@ -590,29 +573,31 @@ def _wrong_code_record(*, challenge: OtpChallenge, actor: Actor, ip: str | None)
     if challenge.status == OtpStatus.MAX_ATTEMPTS:
         audit_log_record(
             actor=actor,
-            action="otp.locked",
+            action=AuditAction.OTP_LOCKED,
             target_type="otp_challenge",
             target_id=challenge.pk,
             data={"phone": data["phone"], "purpose": challenge.purpose, "attempts": challenge.attempts},
             ip_address=ip,
         )
         logger.warning("otp_locked", extra={"challenge_id": str(challenge.pk), "purpose": challenge.purpose})
-        return OtpVerifyResult(status=OtpStatus.MAX_ATTEMPTS, http_status=429, challenge=challenge)
-    return OtpVerifyResult(status=OtpStatus.PENDING, http_status=400, challenge=challenge, attempts_remaining=remaining)
+        return OtpVerifyResult(
+            outcome=OtpVerifyOutcome.LOCKED, status=OtpStatus.MAX_ATTEMPTS, challenge=challenge, attempts_remaining=0
+        )
+    return OtpVerifyResult(
+        outcome=OtpVerifyOutcome.WRONG_CODE, status=OtpStatus.PENDING, challenge=challenge, attempts_remaining=remaining
+    )
 
 
 def _closed_result(*, challenge: OtpChallenge, actor: Actor, ip: str | None) -> OtpVerifyResult:
     audit_log_record(
         actor=actor,
-        action="otp.verify_failed",
+        action=AuditAction.OTP_VERIFY_FAILED,
         target_type="otp_challenge",
         target_id=challenge.pk,
         data={"phone": phone_mask(challenge.phone), "purpose": challenge.purpose, "reason": challenge.status},
         ip_address=ip,
     )
-    return OtpVerifyResult(
-        status=challenge.status, http_status=_CLOSED_HTTP_STATUS.get(challenge.status, 409), challenge=challenge
-    )
+    return OtpVerifyResult(outcome=OtpVerifyOutcome.CLOSED, status=challenge.status, challenge=challenge)
 
 
 # --- cancel, delivery failure, expiry, purge -------------------------------------------------------------------------
@@ -622,7 +607,7 @@ def otp_cancel(
     *, challenge_id, actor: Actor, reason: str = "", client_id: str | None = None, ip_address: str | None = None
 ) -> bool:
     """Cancel a pending challenge: its client (the API), or the back office (no `client_id`). Returns whether it was
-    pending; a challenge of another client than `client_id` is ApplicationError 404."""
+    pending; a challenge of another client than `client_id` is NotFound."""
     now = timezone.now()
     with transaction.atomic():
         challenges = OtpChallenge.objects.select_for_update()
@@ -636,7 +621,7 @@ def otp_cancel(
         OtpChallenge.objects.filter(pk=challenge.pk).update(status=OtpStatus.CANCELED, closed_at=now, updated_at=now)
         audit_log_record(
             actor=actor,
-            action="otp.canceled",
+            action=AuditAction.OTP_CANCELED,
             target_type="otp_challenge",
             target_id=challenge.pk,
             data={"phone": phone_mask(challenge.phone), "purpose": challenge.purpose, "reason": reason[:200]},
@@ -666,7 +651,7 @@ def otp_delivery_failed(*, message_id) -> int:
             OtpChallenge.objects.filter(pk=challenge.pk).update(status=OtpStatus.FAILED, closed_at=now, updated_at=now)
             audit_log_record(
                 actor=Actor.system("otp-delivery"),
-                action="otp.failed",
+                action=AuditAction.OTP_FAILED,
                 target_type="otp_challenge",
                 target_id=challenge.pk,
                 data={
@@ -717,7 +702,7 @@ def otp_challenges_purge(*, older_than: timedelta, dry_run: bool = False, now: d
     with transaction.atomic():
         audit_log_record(
             actor=Actor.system("purge_otp_challenges"),
-            action="otp.purged",
+            action=AuditAction.OTP_PURGED,
             target_type="otp_challenge",
             data={**report, "older_than_seconds": int(older_than.total_seconds()), "cutoff": cutoff.isoformat()},
         )

@@ -24,10 +24,11 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.models import AuditLog
 from audit.services import Actor, audit_log_record, audit_purgeable, audit_records_purge
 from contactcenter.common.db import advisory_xact_lock
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import InvalidInput
 from contactcenter.common.pii import (
     InvalidPhoneNumber,
     phone_hash,
@@ -47,6 +48,8 @@ from .redaction import REDACTED, json_redact, phone_redact, phones_mask, raw_bod
 logger = logging.getLogger("contactcenter.retention")
 
 RETENTION_ACTOR = Actor.system("retention")
+# The audit record of a batch, by what the rule did to it.
+RULE_AUDIT_ACTIONS = {REDACT: AuditAction.RETENTION_REDACT, DELETE: AuditAction.RETENTION_DELETE}
 # Session-level advisory lock key: one policy run at a time (beat, a command and an admin may start one together).
 _RUN_LOCK_KEY = 0x7265_7465_6E74  # "retent"
 
@@ -292,7 +295,7 @@ def _audit_records_purge(*, result: "RuleResult", now: datetime, run_id: int | N
                     return True
                 audit_log_record(
                     actor=RETENTION_ACTOR,
-                    action=f"retention.{rule.action}",
+                    action=RULE_AUDIT_ACTIONS[rule.action],
                     target_type="audit_records",
                     target_id=rule.channel,
                     data={
@@ -574,7 +577,7 @@ def _apply_target(
                 counts = target.apply(ids, now=now)
                 audit_log_record(
                     actor=RETENTION_ACTOR,
-                    action=f"retention.{rule.action}",
+                    action=RULE_AUDIT_ACTIONS[rule.action],
                     target_type=target.label,
                     target_id=rule.channel,
                     data={
@@ -688,7 +691,7 @@ def _run_finish(run: RetentionRun, report: RetentionReport, *, status: str, erro
         run.save(update_fields=["status", "finished_at", "counts", "rows_redacted", "rows_deleted", "batches", "error"])
         audit_log_record(
             actor=RETENTION_ACTOR,
-            action="retention.run",
+            action=AuditAction.RETENTION_RUN,
             target_type="retention_run",
             target_id=run.pk,
             data={
@@ -738,13 +741,13 @@ def customer_erase(
     try:
         e164 = phone_normalize(phone)
     except InvalidPhoneNumber as exc:
-        raise ApplicationError(f"Not a phone number we can erase: {exc}.", code="invalid_phone", attr="phone") from exc
+        raise InvalidInput(f"Not a phone number we can erase: {exc}.", code="invalid_phone", attr="phone") from exc
     reason = phones_mask(" ".join(str(reason or "").split()))
     if not reason:
-        raise ApplicationError("Give the reason for the erasure.", code="reason_required", attr="reason")
+        raise InvalidInput("Give the reason for the erasure.", code="reason_required", attr="reason")
     bank_numbers = {settings.TWILIO_FROM_NUMBER} - {""}
     if e164 in bank_numbers:
-        raise ApplicationError("This is the bank's own sender number, not a customer's.", code="invalid_phone")
+        raise InvalidInput("This is the bank's own sender number, not a customer's.", code="invalid_phone")
     hashed = phone_hash(e164)
     hashes, spellings = phone_lookup_hashes(e164), phone_spellings(e164)
     with transaction.atomic():
@@ -805,7 +808,7 @@ def customer_erase(
             counts["recording_files"] = recording_files
             audit_log_record(
                 actor=actor,
-                action="retention.customer_erase",
+                action=AuditAction.RETENTION_CUSTOMER_ERASE,
                 target_type="customer",
                 target_id=hashed,
                 data={"phone": phone_mask(e164), "reason": reason, "counts": dict(counts)},

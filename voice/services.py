@@ -22,9 +22,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from contactcenter.common.pii import phone_mask
 from interactions.models import Direction
 from interactions.providers.elevenlabs.tools import InitiationRequest, VoiceToolRequest
@@ -39,7 +40,7 @@ from interactions.services import (
 )
 from otp import codes as otp_codes
 from otp.models import OtpChallenge, OtpStatus
-from otp.services import OtpRateLimited, otp_request, otp_verify
+from otp.services import OtpRateLimited, OtpVerifyOutcome, otp_request, otp_verify
 
 logger = logging.getLogger(__name__)
 security_logger = logging.getLogger("webhooks.security")
@@ -69,7 +70,7 @@ def _refused(result: str, message: str, *, conversation_id: str, phone: str = ""
     with transaction.atomic():
         audit_log_record(
             actor=voice_actor(),
-            action="voice.otp_refused",
+            action=AuditAction.VOICE_OTP_REFUSED,
             target_type="conversation",
             target_id=conversation_id,
             data={"result": result, "phone": phone_mask(phone), **{k: v for k, v in fields.items() if k != "verified"}},
@@ -159,7 +160,7 @@ def voice_otp_send(*, request: VoiceToolRequest, ip_address: str | None = None) 
             if recent is not None:
                 audit_log_record(
                     actor=voice_actor(),
-                    action="voice.otp_send_repeated",
+                    action=AuditAction.VOICE_OTP_SEND_REPEATED,
                     target_type="otp_challenge",
                     target_id=recent.pk,
                     data={"conversation_id": conversation_id, "phone": phone_mask(phone)},
@@ -189,7 +190,7 @@ def voice_otp_send(*, request: VoiceToolRequest, ip_address: str | None = None) 
             ip=ip_address,
             retry_after_seconds=exc.retry_after,
         )
-    except ApplicationError as exc:
+    except DomainError as exc:
         return _refused(
             "not_allowed",
             "A code cannot be sent to this number.",
@@ -267,7 +268,7 @@ def voice_otp_verify(*, request: VoiceToolRequest, ip_address: str | None = None
             at=outcome.challenge.approved_at or timezone.now(),
         )
         return _answer("approved", "The code is correct: the caller is verified.", verified=True)
-    if outcome.http_status == 400:
+    if outcome.outcome == OtpVerifyOutcome.WRONG_CODE:
         left = outcome.attempts_remaining or 0
         return _answer(
             "wrong_code",
@@ -321,7 +322,7 @@ def voice_initiation_answer(*, request: InitiationRequest, ip_address: str | Non
             )
         audit_log_record(
             actor=voice_actor(),
-            action="voice.initiation",
+            action=AuditAction.VOICE_INITIATION,
             target_type="conversation",
             target_id=request.conversation_id,
             data={

@@ -21,9 +21,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
 from contactcenter.common.db import advisory_xact_lock
-from contactcenter.common.errors import DATABASE_ERRORS, ApplicationError, database_error_is_transient
+from contactcenter.common.domain import DomainError, NotFound
+from contactcenter.common.errors import DATABASE_ERRORS, database_error_is_transient
 from contactcenter.common.parsers import json_storable
 from interactions.providers.elevenlabs import (
     POST_CALL_TRANSCRIPTION,
@@ -152,7 +154,7 @@ def _apply(event: InteractionEvent) -> Outcome:
             return applier(event)
     except UNREADABLE_ERRORS as exc:
         return Outcome(EventStatus.FAILED, error=str(exc))
-    except ApplicationError as exc:
+    except DomainError as exc:
         return Outcome(EventStatus.FAILED, error=exc.detail)
     except DATABASE_ERRORS as exc:
         if database_error_is_transient(exc):
@@ -180,7 +182,7 @@ def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bo
         if event is None:
             if skip_locked and InteractionEvent.objects.filter(pk=event_id).exists():
                 return EventStatus.RECEIVED, False
-            raise ApplicationError("No such webhook event.", code="not_found", status=404)
+            raise NotFound("No such webhook event.", code="not_found")
         if event.status in FINAL_STATUSES:
             return event.status, False
         if only_if_unapplied and event.status != EventStatus.RECEIVED:
@@ -297,13 +299,13 @@ def webhook_event_replay(*, event_id, actor: Actor) -> str:
     with transaction.atomic():
         event = InteractionEvent.objects.filter(pk=event_id).only("pk", "status", "provider").first()
         if event is None:
-            raise ApplicationError("No such webhook event.", code="not_found", status=404)
+            raise NotFound("No such webhook event.", code="not_found")
         previous = event.status
         status = webhook_event_process(event_id=event_id)
         if previous not in FINAL_STATUSES:
             audit_log_record(
                 actor=actor,
-                action="webhook_event.replayed",
+                action=AuditAction.WEBHOOK_EVENT_REPLAYED,
                 target_type="webhook_event",
                 target_id=event_id,
                 data={"provider": event.provider, "previous_status": previous, "status": status},

@@ -8,7 +8,7 @@ from rest_framework_api_key.models import APIKey
 from accounts.models import ApiKey
 from accounts.services import api_key_assign, api_key_expiry_check, api_key_revoke, api_key_role_check
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from contactcenter.common.roles import API_KEY_ROLES, Role
 
 # The library's own concrete model is unused: our ApiKey carries the role.
@@ -39,7 +39,7 @@ class ApiKeyForm(forms.ModelForm):
         if value is not None:
             try:
                 api_key_expiry_check(value)
-            except ApplicationError as exc:
+            except DomainError as exc:
                 raise forms.ValidationError(exc.detail) from None
         return value
 
@@ -47,7 +47,7 @@ class ApiKeyForm(forms.ModelForm):
         role = self.cleaned_data.get("role")
         try:
             api_key_role_check(role, issuer=self.request_user)
-        except ApplicationError as exc:
+        except DomainError as exc:
             raise forms.ValidationError(exc.detail) from None
         return role
 

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from audit.actions import AuditAction
 from audit.services import audit_log_record
 from backoffice.filters import AgentFilter, CreatedFilter, ProviderFilter, known_providers
 from backoffice.forms import AssignForm, ExportForm, RevealForm, StatusForm
@@ -27,15 +28,14 @@ from backoffice.selectors import interaction_timeline, message_body_for_display
 from contactcenter.common.actors import request_actor
 from contactcenter.common.context import request_client_ip
 from contactcenter.common.csv_export import csv_rows_stream
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_mask, phone_normalize
 from contactcenter.common.roles import is_auditor, is_supervisor
 from interactions.models import CallDetail, Channel, Direction, Interaction, Message, MessageStatus
 from interactions.services import (
-    interaction_assign,
     interaction_pii_reveal,
-    interaction_status_change,
+    interaction_update,
     message_reconcile,
     message_resend,
 )
@@ -82,7 +82,7 @@ def _messages_resend(modeladmin, request, message_ids) -> None:
         try:
             resend(message_id=message_id, actor=request_actor(request))
             done += 1
-        except ApplicationError as exc:
+        except DomainError as exc:
             refused += 1
             logger.info("resend refused", extra={"message_id": str(message_id), "reason": exc.code})
     modeladmin.message_user(
@@ -98,7 +98,7 @@ def _messages_reconcile(modeladmin, request, message_ids) -> None:
     for message_id in message_ids:
         try:
             changed += bool(reconcile(message_id=message_id))
-        except ApplicationError:
+        except DomainError:
             continue
         except Exception:  # a provider outage must not turn the page into a 500
             logger.exception("reconcile failed", extra={"message_id": str(message_id)})
@@ -337,18 +337,18 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         form = AssignForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             agent = form.cleaned_data["agent"]
-            assign = interaction_assign
+            update = interaction_update
             done, refused, last_error = 0, 0, ""
             for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
-                    assign(
+                    update(
                         interaction=interaction,
-                        agent=agent,
+                        assignee=agent,
                         actor=request_actor(request),
                         ip_address=request_client_ip(request),
                     )
                     done += 1
-                except ApplicationError as exc:
+                except DomainError as exc:
                     refused += 1
                     last_error = exc.detail
             self.message_user(request, ngettext("%d interaction assigned.", "%d interactions assigned.", done) % done)
@@ -365,17 +365,17 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         if "apply" in request.POST and form.is_valid():
             status = form.cleaned_data["status"]
             done, errors = 0, []
-            change = interaction_status_change
+            update = interaction_update
             for interaction in queryset.order_by()[:MAX_ACTION_ROWS]:
                 try:
-                    change(
+                    update(
                         interaction=interaction,
                         status=status,
                         actor=request_actor(request),
                         ip_address=request_client_ip(request),
                     )
                     done += 1
-                except ApplicationError as exc:
+                except DomainError as exc:
                     errors.append(exc.detail)
             self.message_user(request, ngettext("%d status changed.", "%d statuses changed.", done) % done)
             if errors:
@@ -397,7 +397,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
         for event_id in event_ids:
             try:
                 status = replay(event_id=event_id, actor=request_actor(request))
-            except ApplicationError as exc:
+            except DomainError as exc:
                 status = getattr(exc, "code", "refused")
             outcomes[str(status)] = outcomes.get(str(status), 0) + 1
         summary = ", ".join(f"{status}: {n}" for status, n in sorted(outcomes.items())) or "-"
@@ -457,7 +457,7 @@ class InteractionAdmin(SupervisorActionsMixin, RoleScopedAdmin):
             data["reason"] = phones_mask(reason)
         audit_log_record(
             actor=request_actor(request),
-            action="interactions.exported",
+            action=AuditAction.INTERACTIONS_EXPORTED,
             target_type="interaction",
             data=data,
             ip_address=request_client_ip(request),

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.services import Actor
 from backoffice.forms import CustomerEraseForm
 from contactcenter.common.context import request_client_ip
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from retention.models import RetentionRun
 from retention.selectors import retention_last_run, retention_overview
 from retention.services import customer_erase
@@ -75,7 +75,7 @@ class RetentionRunAdmin(ReadOnlyAdmin):
                     dry_run=dry_run,
                     ip_address=request_client_ip(request),
                 )
-            except ApplicationError as exc:
+            except DomainError as exc:
                 form.add_error(exc.attr if exc.attr in form.fields else None, exc.detail)
             else:
                 if not dry_run:

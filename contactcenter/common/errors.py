@@ -1,10 +1,12 @@
-"""One error shape for every 4xx/5xx under /api/ and /webhooks/:
+"""How HTTP answers an error: one error shape for every 4xx/5xx under /api/ and /webhooks/:
 
     {"type": "client_error" | "validation_error" | "server_error",
      "errors": [{"code": "...", "detail": "...", "attr": null | "field"}]}
 
-DRF views get it from drf-standardized-errors (with ApplicationError mapped in); plain Django views and the 404/500
-handlers build it with `error_response`.
+Services raise domain errors (contactcenter/common/domain.py), which know nothing of HTTP; `HTTP_STATUS_BY_KIND`
+below is the one place a kind becomes a status (and `http_headers_for` its headers, Retry-After). DRF views get the
+shape from drf-standardized-errors (with the domain errors mapped in); plain Django views and the 404/500 handlers
+build it with `error_response`.
 """
 
 import logging
@@ -15,28 +17,35 @@ from django.http import HttpResponse, JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework.exceptions import APIException
 
+from . import domain
 
-class ApplicationError(Exception):
-    """A business rule refused the request. Services raise it; the API turns it into the standard error body."""
+# The HTTP status of each kind of domain error; a subclass takes its nearest listed ancestor's.
+HTTP_STATUS_BY_KIND: dict[type[domain.DomainError], int] = {
+    domain.InvalidInput: 400,
+    domain.NotAuthenticated: 401,
+    domain.PermissionDenied: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.TooLarge: 413,
+    domain.IdempotencyKeyReused: 422,
+    domain.LimitReached: 429,
+    domain.ProviderFailed: 502,
+    domain.Unavailable: 503,
+    domain.DomainError: 400,
+}
 
-    status_code = 400
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str = "invalid",
-        status: int | None = None,
-        attr: str | None = None,
-        headers: dict | None = None,
-    ):
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code
-        self.attr = attr
-        self.headers = headers or {}
-        if status is not None:
-            self.status_code = status
+def http_status_for(error: domain.DomainError) -> int:
+    for kind in type(error).__mro__:
+        if kind in HTTP_STATUS_BY_KIND:
+            return HTTP_STATUS_BY_KIND[kind]
+    raise TypeError(f"not a domain error: {error!r}")
+
+
+def http_headers_for(error: domain.DomainError) -> dict[str, str]:
+    """Retry-After (whole seconds) when the error says when to try again."""
+    retry_after = getattr(error, "retry_after", None)
+    return {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
 
 
 # What a request gets while the database cannot be reached (or refused the work for a transient reason: a restart, a
@@ -64,12 +73,11 @@ def database_error_is_transient(exc: BaseException) -> bool:
     return sqlstate.startswith("08") or sqlstate in _TRANSIENT_SQLSTATES
 
 
-def database_unavailable_error() -> "ApplicationError":
-    return ApplicationError(
+def database_unavailable_error() -> domain.Unavailable:
+    return domain.Unavailable(
         "The service is briefly unavailable; retry shortly.",
         code="service_unavailable",
-        status=503,
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        retry_after=DATABASE_RETRY_AFTER_SECONDS,
     )
 
 
@@ -95,32 +103,32 @@ def error_response(
     return response
 
 
-class _ApplicationAPIException(APIException):
-    def __init__(self, exc: ApplicationError):
+class _DomainAPIException(APIException):
+    def __init__(self, exc: domain.DomainError):
         super().__init__(detail=exc.detail, code=exc.code)
-        self.status_code = exc.status_code
+        self.status_code = http_status_for(exc)
         self.attr = exc.attr
 
 
-def request_refused_error(exc: BaseException) -> "ApplicationError | None":
+def request_refused_error(exc: BaseException) -> domain.DomainError | None:
     """What Django raises while reading a request it will not take (too many query or form fields, a body over the
     limit, anything else it finds suspicious) as the client error it is; None for other exceptions."""
     if isinstance(exc, TooManyFieldsSent):
-        return ApplicationError("More query or form fields than accepted.", code="too_many_fields")
+        return domain.InvalidInput("More query or form fields than accepted.", code="too_many_fields")
     if isinstance(exc, RequestDataTooBig):
-        return ApplicationError("The body is larger than accepted.", code="payload_too_large", status=413)
+        return domain.TooLarge("The body is larger than accepted.", code="payload_too_large")
     if isinstance(exc, SuspiciousOperation):
-        return ApplicationError("Bad request.", code="bad_request")
+        return domain.InvalidInput("Bad request.", code="bad_request")
     return None
 
 
 class ContactCenterExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc):
-        if isinstance(exc, ApplicationError):
-            return _ApplicationAPIException(exc)
+        if isinstance(exc, domain.DomainError):
+            return _DomainAPIException(exc)
         refused = request_refused_error(exc)
         if refused is not None:
-            return _ApplicationAPIException(refused)
+            return _DomainAPIException(refused)
         return super().convert_known_exceptions(exc)
 
     def format_exception(self, exc):
@@ -134,8 +142,9 @@ class ContactCenterExceptionHandler(ExceptionHandler):
     def get_response(self, exc, data):
         response = super().get_response(exc, data)
         original = getattr(self, "_original_exc", None)
-        for name, value in getattr(original, "headers", {}).items():
-            response[name] = value
+        if isinstance(original, domain.DomainError):
+            for name, value in http_headers_for(original).items():
+                response[name] = value
         return response
 
     def run(self):
@@ -201,8 +210,9 @@ class DatabaseUnavailableMiddleware:
         # Answering here skips Django's own report of the exception: log it, so an outage still shows.
         logger.error("database_unavailable", exc_info=exception)
         error = database_unavailable_error()
+        status, headers = http_status_for(error), http_headers_for(error)
         if _wants_json(request):
-            return error_response(error.status_code, error.code, error.detail, headers=error.headers)
-        response = HttpResponse(error.detail, status=error.status_code, content_type="text/plain; charset=utf-8")
-        response["Retry-After"] = error.headers["Retry-After"]
+            return error_response(status, error.code, error.detail, headers=headers)
+        response = HttpResponse(error.detail, status=status, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = headers["Retry-After"]
         return response

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -12,7 +11,7 @@ from rest_framework.response import Response
 
 from contactcenter.common.actors import request_actor
 from contactcenter.common.context import request_client_ip
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import InvalidInput
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 from contactcenter.common.pagination import NewestFirstCursorPagination
 from contactcenter.common.permissions import HasRole, caller_is_agent_only, caller_may_see_pii
@@ -20,12 +19,7 @@ from contactcenter.common.roles import CONSOLE_WRITERS, READERS
 from contactcenter.common.serializers import PII_VISIBLE_CONTEXT_KEY
 
 from ..selectors import interaction_detail_queryset, interaction_event_summary, interaction_list
-from ..services import (
-    interaction_assign,
-    interaction_pii_reveal,
-    interaction_status_change,
-    interactions_pii_list_reveal,
-)
+from ..services import UNCHANGED, interaction_pii_reveal, interaction_update, interactions_pii_list_reveal
 from .filters import InteractionFilter, KeysetOrdering
 from .serializers import InteractionDetailSerializer, InteractionListSerializer, InteractionPatchSerializer
 
@@ -193,17 +187,14 @@ class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
         if "assigned_agent" in changes and caller_is_agent_only(request):
             raise PermissionDenied("Only supervisors assign interactions.")
         try:
-            with transaction.atomic():  # both changes or neither
-                if "assigned_agent" in changes:
-                    agent = self._agent(changes["assigned_agent"])
-                    interaction_assign(interaction=interaction, agent=agent, actor=actor, ip_address=ip_address)
-                if "status" in changes:
-                    interaction_status_change(
-                        interaction=interaction, status=changes["status"], actor=actor, ip_address=ip_address
-                    )
-        except ApplicationError as exc:
-            if exc.status_code != 400:
-                raise
+            interaction_update(
+                interaction=interaction,
+                actor=actor,
+                assignee=self._agent(changes["assigned_agent"]) if "assigned_agent" in changes else UNCHANGED,
+                status=changes.get("status"),
+                ip_address=ip_address,
+            )
+        except InvalidInput as exc:
             # Refusals of the input are validation errors of the field at fault, like any other bad input.
             raise serializers.ValidationError(
                 {exc.attr or "non_field_errors": [serializers.ErrorDetail(exc.detail, code=exc.code)]}
@@ -220,5 +211,5 @@ class InteractionDetailView(_PiiContextMixin, generics.RetrieveUpdateAPIView):
             return None
         agent = get_user_model().objects.filter(pk=agent_id).first()
         if agent is None:
-            raise ApplicationError("No user has this id.", code="invalid_agent", attr="assigned_agent")
+            raise InvalidInput("No user has this id.", code="invalid_agent", attr="assigned_agent")
         return agent

@@ -5,9 +5,9 @@ One module per concern; everything public is re-exported here, so callers write 
 
 from .assignments import (
     ALLOWED_STATUS_TRANSITIONS,
-    interaction_assign,
+    UNCHANGED,
     interaction_pii_reveal,
-    interaction_status_change,
+    interaction_update,
     interactions_pii_list_reveal,
 )
 from .calls import NormalizedCall, NormalizedCallAudio, call_recording_attach, call_upsert
@@ -31,6 +31,7 @@ from .delivery import (
 )
 from .inbound import NormalizedWhatsAppMessage, whatsapp_message_record
 from .messages import MessageStatusChange, message_resend, message_send, message_status_apply
+from .verification import interaction_verified_mark
 from .voice import (
     CallerContext,
     phone_or_empty,
@@ -46,6 +47,7 @@ __all__ = [
     "CONVERSATION_IDLE_TIMEOUT",
     "OPEN_STATUSES",
     "SENSITIVE_BODY_REDACTED",
+    "UNCHANGED",
     "CallerContext",
     "DeliveryOutcome",
     "MessageStatusChange",
@@ -57,11 +59,11 @@ __all__ = [
     "call_recording_attach",
     "call_upsert",
     "channel_provider",
-    "interaction_assign",
     "interaction_open_or_continue",
     "interaction_pii_reveal",
-    "interaction_status_change",
     "interaction_touch",
+    "interaction_update",
+    "interaction_verified_mark",
     "interactions_pii_list_reveal",
     "message_deliver",
     "message_reconcile",

@@ -1,13 +1,15 @@
-"""Console changes to an interaction: assigning an agent, moving its status, and recording unmasked reads.
+"""Console changes to an interaction: assigning an agent and moving its status (one service, `interaction_update`),
+and recording unmasked reads.
 
-Each change locks the row, checks the rule, saves named fields and writes its audit record in the same transaction."""
+A change locks the row, checks the rules, saves named fields and writes its audit records in the same transaction."""
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import Conflict, InvalidInput
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.roles import Role
 
@@ -26,90 +28,100 @@ FINAL_STATUSES = frozenset(status for status, targets in ALLOWED_STATUS_TRANSITI
 ASSIGNABLE_ROLES = (Role.AGENT, Role.SUPERVISOR)
 
 
-def _locked(interaction: Interaction) -> Interaction:
-    return Interaction.objects.select_for_update().get(pk=interaction.pk)
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
 
 
-def _refresh_from(target: Interaction, source: Interaction, fields: list[str]) -> None:
-    for field in fields:
-        setattr(target, field, getattr(source, field))
+# `assignee=UNCHANGED` (the default) leaves the assignment as it is; `assignee=None` unassigns.
+UNCHANGED = _Unchanged()
 
 
-def interaction_assign(*, interaction: Interaction, agent, actor: Actor, ip_address: str | None = None) -> Interaction:
-    """Assign the interaction to `agent` (an active user in the agent or supervisor group), or unassign it (None)."""
-    if agent is not None:
-        user_model = get_user_model()
-        assignable = (
-            user_model.objects.filter(pk=agent.pk, is_active=True)
-            .filter(groups__name__in=[str(role) for role in ASSIGNABLE_ROLES])
-            .exists()
+def _assignable_check(user) -> None:
+    """An interaction goes only to an active user in the agent or supervisor group."""
+    assignable = (
+        get_user_model()
+        .objects.filter(pk=user.pk, is_active=True)
+        .filter(groups__name__in=[str(role) for role in ASSIGNABLE_ROLES])
+        .exists()
+    )
+    if not assignable:
+        raise InvalidInput(
+            "Interactions can be assigned only to active agents or supervisors.",
+            code="invalid_agent",
+            attr="assigned_agent",
         )
-        if not assignable:
-            raise ApplicationError(
-                "Interactions can be assigned only to active agents or supervisors.",
-                code="invalid_agent",
-                attr="assigned_agent",
-            )
-    with transaction.atomic():
-        locked = _locked(interaction)
-        previous = locked.assigned_agent_id
-        new = agent.pk if agent is not None else None
-        if previous == new:
-            return locked
-        locked.assigned_agent = agent
-        locked.save(update_fields=["assigned_agent", "updated_at"])
-        audit_log_record(
-            actor=actor,
-            action="interaction.assigned",
-            target_type="interaction",
-            target_id=locked.pk,
-            data={"from_agent": previous, "to_agent": new},
-            ip_address=ip_address,
+
+
+def _transition_check(current: str, status: str) -> None:
+    if status == current:
+        raise InvalidInput(f"The interaction is already {current}.", code="status_unchanged", attr="status")
+    if status not in ALLOWED_STATUS_TRANSITIONS[current]:
+        allowed = sorted(ALLOWED_STATUS_TRANSITIONS[current])
+        detail = (
+            f"A {current} interaction cannot change status."
+            if not allowed
+            else f"A {current} interaction can move only to: {', '.join(allowed)}."
         )
-    _refresh_from(interaction, locked, ["assigned_agent", "updated_at"])
-    return interaction
+        # From a final status nothing moves: a conflict with the interaction's state, not a bad input.
+        refusal = Conflict if current in FINAL_STATUSES else InvalidInput
+        raise refusal(detail, code="invalid_transition", attr="status")
 
 
-def interaction_status_change(
-    *, interaction: Interaction, status: str, actor: Actor, ip_address: str | None = None
+def interaction_update(
+    *,
+    interaction: Interaction,
+    actor: Actor,
+    assignee=UNCHANGED,
+    status: str | None = None,
+    ip_address: str | None = None,
 ) -> Interaction:
-    """Move the interaction to `status` along ALLOWED_STATUS_TRANSITIONS; anything else is refused (400, or 409 when
-    the interaction is already final). Reaching a final status sets `ended_at` if it was not set."""
-    if status not in ALLOWED_STATUS_TRANSITIONS:
-        raise ApplicationError(f"Unknown status {status!r}.", code="invalid_status", attr="status")
+    """Assign the interaction (`assignee`: an active agent or supervisor, or None to unassign) and/or move its status
+    along ALLOWED_STATUS_TRANSITIONS, in one transaction: both changes or neither, each with its audit record.
+
+    Refuses (InvalidInput) an assignee who is not an active agent or supervisor, an unknown status, the status it
+    already has or a transition not allowed; Conflict when it is already in a final status. Reaching a final status
+    sets `ended_at` if it was not set. An assignment to the agent it already has changes (and records) nothing."""
+    assigning = assignee is not UNCHANGED
+    if assigning and assignee is not None:
+        _assignable_check(assignee)
+    if status is not None and status not in ALLOWED_STATUS_TRANSITIONS:
+        raise InvalidInput(f"Unknown status {status!r}.", code="invalid_status", attr="status")
+    changed: list[str] = []
+    records: list[tuple[AuditAction, dict]] = []
     with transaction.atomic():
-        locked = _locked(interaction)
-        current = locked.status
-        if status == current:
-            raise ApplicationError(f"The interaction is already {current}.", code="status_unchanged", attr="status")
-        if status not in ALLOWED_STATUS_TRANSITIONS[current]:
-            allowed = sorted(ALLOWED_STATUS_TRANSITIONS[current])
-            detail = (
-                f"A {current} interaction cannot change status."
-                if not allowed
-                else f"A {current} interaction can move only to: {', '.join(allowed)}."
+        locked = Interaction.objects.select_for_update().get(pk=interaction.pk)
+        if assigning:
+            previous, new = locked.assigned_agent_id, (assignee.pk if assignee is not None else None)
+            if previous != new:
+                locked.assigned_agent = assignee
+                changed.append("assigned_agent")
+                records.append((AuditAction.INTERACTION_ASSIGNED, {"from_agent": previous, "to_agent": new}))
+        if status is not None:
+            current = locked.status
+            _transition_check(current, status)
+            locked.status = status
+            changed.append("status")
+            if status in FINAL_STATUSES and locked.ended_at is None:
+                locked.ended_at = timezone.now()
+                changed.append("ended_at")
+            records.append((AuditAction.INTERACTION_STATUS_CHANGED, {"from": current, "to": status}))
+        if not changed:
+            return interaction
+        changed.append("updated_at")
+        locked.save(update_fields=changed)
+        # The audit records last: appending one holds the audit chain's lock until commit.
+        for action, data in records:
+            audit_log_record(
+                actor=actor,
+                action=action,
+                target_type="interaction",
+                target_id=locked.pk,
+                data=data,
+                ip_address=ip_address,
             )
-            raise ApplicationError(
-                detail,
-                code="invalid_transition",
-                attr="status",
-                status=409 if current in FINAL_STATUSES else 400,
-            )
-        locked.status = status
-        fields = ["status", "updated_at"]
-        if status in FINAL_STATUSES and locked.ended_at is None:
-            locked.ended_at = timezone.now()
-            fields.append("ended_at")
-        locked.save(update_fields=fields)
-        audit_log_record(
-            actor=actor,
-            action="interaction.status_changed",
-            target_type="interaction",
-            target_id=locked.pk,
-            data={"from": current, "to": status},
-            ip_address=ip_address,
-        )
-    _refresh_from(interaction, locked, fields)
+    for field in changed:
+        setattr(interaction, field, getattr(locked, field))
     return interaction
 
 
@@ -119,7 +131,7 @@ def interactions_pii_list_reveal(
     """Record that `actor` was shown a page of interactions with unmasked phone numbers (one record per page)."""
     audit_log_record(
         actor=actor,
-        action="interaction.pii_listed",
+        action=AuditAction.INTERACTION_PII_LISTED,
         target_type="interaction",
         data={"reason": reason[:200], "ids": [str(pk) for pk in interaction_ids]},
         ip_address=ip_address,
@@ -132,7 +144,7 @@ def interaction_pii_reveal(
     """Record that `actor` read this interaction's unmasked data (phone numbers), and why."""
     audit_log_record(
         actor=actor,
-        action="interaction.pii_viewed",
+        action=AuditAction.INTERACTION_PII_VIEWED,
         target_type="interaction",
         target_id=interaction.pk,
         data={"reason": phones_mask(reason)[:200]},

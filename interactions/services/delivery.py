@@ -35,6 +35,7 @@ from ..providers.base import (
 )
 from ..providers.console import ConsoleBackend
 from ..signals import message_provider_id_assigned
+from ..tasks import message_deliver_task
 from .messages import message_status_apply
 
 logger = logging.getLogger(__name__)
@@ -266,8 +267,6 @@ def message_sweep(*, limit: int | None = None, now: datetime | None = None) -> S
     limit = limit or settings.MESSAGE_SWEEP_BATCH_SIZE
     outbound = Message.objects.filter(direction=Direction.OUTBOUND, provider_message_id__isnull=True)
     stuck_before = now - timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT_SECONDS)
-    from ..tasks import message_deliver_task
-
     with transaction.atomic():
         stuck = list(
             outbound.filter(status=MessageStatus.SENDING, last_attempt_at__lt=stuck_before)
@@ -317,8 +316,9 @@ def _twilio_backend():
 
 def message_reconcile(*, message_id) -> bool:
     """Fetch an SMS's status from Twilio now and apply it with the forward-only rule of the status webhook.
-    Returns whether the status moved. Raises ApplicationError when Twilio cannot be asked."""
-    from contactcenter.common.errors import ApplicationError
+    Returns whether the status moved. Raises Unavailable (not configured) or ProviderFailed when Twilio cannot be
+    asked."""
+    from contactcenter.common.domain import ProviderFailed, Unavailable
 
     from ..providers.twilio.statuses import message_status_from_twilio
 
@@ -327,13 +327,11 @@ def message_reconcile(*, message_id) -> bool:
         return False
     backend = _twilio_backend()
     if backend is None:
-        raise ApplicationError("Twilio is not configured.", code="provider_not_configured", status=503)
+        raise Unavailable("Twilio is not configured.", code="provider_not_configured")
     try:
         remote = backend.fetch(message.provider_message_id)
     except (TransientSendError, PermanentSendError) as exc:
-        raise ApplicationError(
-            f"Twilio could not be asked: {exc.detail}", code="provider_unavailable", status=502
-        ) from exc
+        raise ProviderFailed(f"Twilio could not be asked: {exc.detail}", code="provider_unavailable") from exc
     status = message_status_from_twilio(remote.provider_status)
     if status is None:
         return False
@@ -371,7 +369,7 @@ def sms_reconcile_candidates(*, older_than: timedelta, limit: int, now: datetime
 def sms_reconcile_run(*, older_than: timedelta, limit: int, dry_run: bool = False) -> ReconcileReport:
     """One batch of the reconciler. Rows are claimed with SKIP LOCKED and stamped before Twilio is asked (outside the
     transaction), so concurrent runs never fetch the same message twice in a row."""
-    from contactcenter.common.errors import ApplicationError
+    from contactcenter.common.domain import DomainError
 
     if dry_run:
         return ReconcileReport(
@@ -387,7 +385,7 @@ def sms_reconcile_run(*, older_than: timedelta, limit: int, dry_run: bool = Fals
     for message_id in ids:
         try:
             moved += int(message_reconcile(message_id=message_id))
-        except ApplicationError as exc:
+        except DomainError as exc:
             errors += 1
             logger.warning("sms_reconcile_error", extra={"message_id": str(message_id), "error": exc.code})
     if ids:

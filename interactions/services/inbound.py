@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import InvalidInput
 from contactcenter.common.pii import InvalidPhoneNumber, phone_address_for, phone_normalize
 
 from ..models import Channel, Direction, Message, MessageStatus
@@ -63,9 +63,9 @@ def whatsapp_message_record(*, message: NormalizedWhatsAppMessage) -> Message:
     try:
         phone = phone_normalize(message.customer_phone)
     except InvalidPhoneNumber as exc:
-        raise ApplicationError("The message has no valid customer phone number.", code="invalid_phone") from exc
+        raise InvalidInput("The message has no valid customer phone number.", code="invalid_phone") from exc
     if message.direction not in (Direction.INBOUND, Direction.OUTBOUND):
-        raise ApplicationError(f"Unknown message direction {message.direction!r}.", code="invalid_direction")
+        raise InvalidInput(f"Unknown message direction {message.direction!r}.", code="invalid_direction")
     if message.provider_message_id:
         existing = Message.objects.filter(provider_message_id=message.provider_message_id).first()
         if existing:

@@ -6,17 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import Actor, audit_log_record
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.db import integrity_error_names
+from contactcenter.common.domain import Conflict, InvalidInput, NotFound
 from contactcenter.common.pii import InvalidPhoneNumber, phone_mask, phone_normalize
 from contactcenter.common.tasks import enqueue_on_commit
 
 from ..models import MESSAGE_STATUS_RANK, Channel, Direction, Interaction, Message, MessageStatus
 from ..signals import message_status_changed
+from ..tasks import message_deliver_task
 from .conversations import channel_provider, interaction_open_or_continue, interaction_touch
 
 logger = logging.getLogger(__name__)
@@ -97,7 +100,7 @@ def _media_url_check(url: str) -> None:
     except ValueError:
         literal = False
     if parsed.scheme != "https" or not host or internal or literal or parsed.username or parsed.password:
-        raise ApplicationError(
+        raise InvalidInput(
             "The media URL must be a public https address (a host name, no credentials).",
             code="invalid_media_url",
             attr="media_url",
@@ -114,41 +117,39 @@ def message_send(
     purpose: str = "",
     is_sensitive: bool = False,
     actor: Actor | None = None,
+    resent_from: Message | None = None,
 ) -> Message:
     """Record an outbound message as `queued` and enqueue its delivery once the caller's transaction commits.
 
     Give an interaction (the message goes to its customer, on its channel) or a phone and a channel (the customer's
-    open interaction on that channel continues, or a new outbound one is opened)."""
+    open interaction on that channel continues, or a new outbound one is opened). `resent_from`: the message this one
+    resends (see message_resend); a second resend of it is an IntegrityError on `message_resent_once`."""
     if channel not in (Channel.SMS, Channel.WHATSAPP):
-        raise ApplicationError("Messages can only be sent by SMS or WhatsApp.", code="invalid_channel", attr="channel")
+        raise InvalidInput("Messages can only be sent by SMS or WhatsApp.", code="invalid_channel", attr="channel")
     body = (body or "").strip()
     if not body and not media_url:
-        raise ApplicationError("A message needs a body or a media URL.", code="empty_message", attr="body")
+        raise InvalidInput("A message needs a body or a media URL.", code="empty_message", attr="body")
     if media_url and channel != Channel.WHATSAPP:
-        raise ApplicationError("Media can only be sent by WhatsApp.", code="media_not_supported", attr="media_url")
+        raise InvalidInput("Media can only be sent by WhatsApp.", code="media_not_supported", attr="media_url")
     if media_url:
         _media_url_check(media_url)
     if len(body) > 1600:
-        raise ApplicationError("The body is longer than 1600 characters.", code="body_too_long", attr="body")
+        raise InvalidInput("The body is longer than 1600 characters.", code="body_too_long", attr="body")
     now = timezone.now()
     with transaction.atomic():
         if interaction is None:
             try:
                 e164 = phone_normalize(phone)
             except InvalidPhoneNumber as exc:
-                raise ApplicationError(
-                    "Enter a phone number in E.164 format.", code="invalid_phone", attr="phone"
-                ) from exc
+                raise InvalidInput("Enter a phone number in E.164 format.", code="invalid_phone", attr="phone") from exc
             interaction, _ = interaction_open_or_continue(
                 channel=channel, phone=e164, provider=channel_provider(channel), direction=Direction.OUTBOUND, at=now
             )
         else:
             if interaction.channel != channel:
-                raise ApplicationError(
-                    "The interaction is on another channel.", code="channel_mismatch", attr="channel"
-                )
+                raise InvalidInput("The interaction is on another channel.", code="channel_mismatch", attr="channel")
             if not interaction.customer_phone or "*" in interaction.customer_phone:
-                raise ApplicationError("The interaction has no customer number to write to.", code="no_customer_phone")
+                raise InvalidInput("The interaction has no customer number to write to.", code="no_customer_phone")
             e164 = interaction.customer_phone
         message = Message.objects.create(
             interaction=interaction,
@@ -164,12 +165,13 @@ def message_send(
             is_sensitive=is_sensitive,
             queued_at=now,
             status_changed_at=now,
+            resent_from=resent_from,
         )
         interaction_touch(interaction_id=interaction.pk, at=now)
         if actor is not None:
             audit_log_record(
                 actor=actor,
-                action="message.queued",
+                action=AuditAction.MESSAGE_QUEUED,
                 target_type="message",
                 target_id=message.pk,
                 data={
@@ -179,47 +181,46 @@ def message_send(
                     "purpose": purpose,
                 },
             )
-        from ..tasks import message_deliver_task
-
         enqueue_on_commit(message_deliver_task, str(message.pk))
     return message
 
 
 RESENDABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+RESENT_ONCE = "message_resent_once"  # the unique constraint on Message.resent_from
 
 
 def message_resend(*, message_id, actor: Actor) -> Message:
     """Queue a failed or undelivered outbound message again, as a new Message with the same body, media and purpose
     on the same interaction. A message is resent at most once (a resend that fails can itself be resent); sensitive
-    messages (OTP codes) are never resent: their body is gone, and the customer asks for a new code instead."""
-    from audit.models import AuditLog
+    messages (OTP codes) are never resent: their body is gone, and the customer asks for a new code instead.
 
+    "At most once" is the database's: the new message points at the original under a unique constraint, so of two
+    concurrent resends one inserts and the other is refused (Conflict `already_resent`)."""
     with transaction.atomic():
-        original = Message.objects.select_for_update().select_related("interaction").filter(pk=message_id).first()
+        original = Message.objects.select_related("interaction").filter(pk=message_id).first()
         if original is None:
-            raise ApplicationError("No such message.", code="not_found", status=404)
+            raise NotFound("No such message.", code="not_found")
         if original.direction != Direction.OUTBOUND or original.status not in RESENDABLE_STATUSES:
-            raise ApplicationError(
-                "Only a failed or undelivered outbound message can be resent.", code="not_resendable", status=409
-            )
+            raise Conflict("Only a failed or undelivered outbound message can be resent.", code="not_resendable")
         if original.is_sensitive:
-            raise ApplicationError(
-                "A one-time code is never resent; request a new code instead.", code="sensitive_message", status=409
+            raise Conflict("A one-time code is never resent; request a new code instead.", code="sensitive_message")
+        try:
+            resent = message_send(
+                channel=original.channel,
+                body=original.body,
+                interaction=original.interaction,
+                media_url=original.media_url,
+                purpose=original.purpose,
+                actor=actor,
+                resent_from=original,
             )
-        # The row lock serialises resends of this message, so this read cannot race another resend.
-        if AuditLog.objects.filter(action="message.resent", target_type="message", target_id=str(original.pk)).exists():
-            raise ApplicationError("This message was already resent.", code="already_resent", status=409)
-        resent = message_send(
-            channel=original.channel,
-            body=original.body,
-            interaction=original.interaction,
-            media_url=original.media_url,
-            purpose=original.purpose,
-            actor=actor,
-        )
+        except IntegrityError as exc:
+            if not integrity_error_names(exc, RESENT_ONCE):
+                raise
+            raise Conflict("This message was already resent.", code="already_resent") from None
         audit_log_record(
             actor=actor,
-            action="message.resent",
+            action=AuditAction.MESSAGE_RESENT,
             target_type="message",
             target_id=original.pk,
             data={"resent_as": str(resent.pk), "channel": original.channel, "previous_status": original.status},

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_mask, phone_normalize
 
 from ..models import CallDetail, Interaction
 from .calls import NormalizedCall, call_upsert
 from .conversations import OPEN_STATUSES
+from .verification import interaction_verified_mark
 
 _NOT_DIGITS = re.compile(r"\D")
 
@@ -86,9 +86,7 @@ def voice_call_verified_mark(*, provider: str, conversation_id: str, challenge_i
     interaction if needed). A later verification of the same call replaces the earlier one."""
     with transaction.atomic():
         interaction = voice_call_open(provider=provider, conversation_id=conversation_id)
-        Interaction.objects.filter(pk=interaction.pk).exclude(verified_by_challenge_id=challenge_id).update(
-            verified_at=at, verified_by_challenge_id=challenge_id, updated_at=timezone.now()
-        )
+        interaction_verified_mark(interaction_id=interaction.pk, challenge_id=challenge_id, at=at)
         interaction.refresh_from_db(fields=["verified_at", "verified_by_challenge_id", "updated_at"])
     return interaction
 

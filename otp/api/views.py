@@ -14,13 +14,14 @@ from rest_framework.views import APIView
 
 from contactcenter.common.actors import Actor, request_actor, request_client_id
 from contactcenter.common.context import request_client_ip
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import Conflict, InvalidInput, NotFound
 from contactcenter.common.openapi import ClientErrorResponseSerializer
 from contactcenter.common.permissions import HasRole
 from contactcenter.common.roles import OTP_CALLERS
 
+from ..models import OtpStatus
 from ..selectors import challenge_public_dict, otp_challenge_get
-from ..services import otp_cancel, otp_request, otp_verify
+from ..services import OtpVerifyOutcome, OtpVerifyResult, otp_cancel, otp_request, otp_verify
 from .serializers import (
     OtpChallengeOutputSerializer,
     OtpCreateInputSerializer,
@@ -41,6 +42,33 @@ def _one_of(name: str, *serializers) -> PolymorphicProxySerializer:
 
 
 _BAD_INPUT = _one_of("OtpBadInputResponse", ValidationErrorResponseSerializer, ClientErrorResponseSerializer)
+
+
+# The contract's answer for a challenge that can no longer be verified, by its status (409 for any other).
+_CLOSED_HTTP_STATUS = {
+    OtpStatus.APPROVED: 409,
+    OtpStatus.CANCELED: 409,
+    OtpStatus.FAILED: 409,
+    OtpStatus.EXPIRED: 410,
+    OtpStatus.MAX_ATTEMPTS: 429,
+}
+
+
+def otp_verify_answer(result: OtpVerifyResult) -> tuple[int, dict]:
+    """The HTTP status and body of a verification's outcome."""
+    if result.outcome == OtpVerifyOutcome.APPROVED:
+        return 200, {"status": OtpStatus.APPROVED.value, "verified": True}
+    if result.outcome == OtpVerifyOutcome.WRONG_CODE:
+        return 400, {
+            "status": OtpStatus.PENDING.value,
+            "verified": False,
+            "attempts_remaining": result.attempts_remaining,
+        }
+    status = 429 if result.outcome == OtpVerifyOutcome.LOCKED else _CLOSED_HTTP_STATUS.get(result.status, 409)
+    if status == 409:
+        # "approved" alone would read as a success to a careless client: this verification did not succeed.
+        return status, {"status": result.status, "verified": False}
+    return status, {"status": result.status}
 
 
 def caller_identity(request) -> tuple[Actor, str]:
@@ -104,7 +132,7 @@ class OtpCreateView(_OtpView):
         data = serializer.validated_data
         key = request.headers.get("Idempotency-Key", "").strip() or None
         if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-            raise ApplicationError(
+            raise InvalidInput(
                 f"The Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
                 code="invalid_idempotency_key",
                 attr="Idempotency-Key",
@@ -123,7 +151,7 @@ class OtpCreateView(_OtpView):
             phone_typed=True,
         )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        return Response(result.body, status=result.status_code, headers=headers)
+        return Response(result.body, status=201, headers=headers)
 
 
 @extend_schema(tags=["OTP"])
@@ -194,7 +222,8 @@ class OtpVerifyView(_OtpView):
             client_id=client_id,
             ip_address=request_client_ip(request),
         )
-        return Response(result.body, status=result.http_status)
+        status, body = otp_verify_answer(result)
+        return Response(body, status=status)
 
 
 @extend_schema(tags=["OTP"])
@@ -213,7 +242,7 @@ class OtpChallengeDetailView(_OtpView):
         _actor, client_id = caller_identity(request)
         challenge = otp_challenge_get(challenge_id=challenge_id, client_id=client_id)
         if challenge is None:
-            raise ApplicationError("No such OTP challenge.", code="not_found", status=404)
+            raise NotFound("No such OTP challenge.", code="not_found")
         return Response(challenge_public_dict(challenge))
 
 
@@ -241,5 +270,5 @@ class OtpCancelView(_OtpView):
             client_id=client_id,
             ip_address=request_client_ip(request),
         ):
-            raise ApplicationError("The challenge is not pending.", code="not_pending", status=409)
+            raise Conflict("The challenge is not pending.", code="not_pending")
         return Response(challenge_public_dict(otp_challenge_get(challenge_id=challenge_id, client_id=client_id)))

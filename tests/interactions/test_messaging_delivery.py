@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from interactions.models import Message, MessageStatus
 from interactions.services import (
     SENSITIVE_BODY_REDACTED,
@@ -318,7 +318,7 @@ def test_reconcile_sms_command_rejects_bad_durations():
 def test_reconcile_when_twilio_is_down_is_a_clear_error(sms_via_fake_twilio):
     message = _sent_through_fake(sms_via_fake_twilio)
     sms_via_fake_twilio.stop()
-    with pytest.raises(ApplicationError) as error:
+    with pytest.raises(DomainError) as error:
         message_reconcile(message_id=message.pk)
     assert error.value.code == "provider_unavailable"
 
@@ -336,7 +336,7 @@ def test_a_failed_message_is_resent_once_as_a_new_message(sms_via_fake_twilio):
     assert resent.pk != original.pk
     assert (resent.status, resent.body, resent.interaction_id) == ("queued", "Su folio es 42", original.interaction_id)
     assert AuditLog.objects.filter(action="message.resent", target_id=str(original.pk)).count() == 1
-    with pytest.raises(ApplicationError) as error:
+    with pytest.raises(DomainError) as error:
         message_resend(message_id=original.pk, actor=actor)
     assert error.value.code == "already_resent"
 
@@ -345,9 +345,9 @@ def test_sensitive_and_unfailed_messages_are_not_resent(sms_via_fake_twilio):
     sms_via_fake_twilio.fail_next(twilio_error(21211))
     otp = _queued(body="Su código es 493817", is_sensitive=True)
     message_deliver(message_id=otp.pk)
-    with pytest.raises(ApplicationError) as error:
+    with pytest.raises(DomainError) as error:
         message_resend(message_id=otp.pk, actor=Actor.system())
     assert error.value.code == "sensitive_message"
-    with pytest.raises(ApplicationError) as error:
+    with pytest.raises(DomainError) as error:
         message_resend(message_id=_queued().pk, actor=Actor.system())
     assert error.value.code == "not_resendable"

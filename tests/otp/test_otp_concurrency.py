@@ -6,9 +6,11 @@ import pytest
 from django.db import connection
 
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
+from contactcenter.common.errors import http_headers_for, http_status_for
+from otp.api.views import otp_verify_answer
 from otp.models import OtpChallenge, OtpStatus
-from otp.services import OtpRateLimited, otp_request, otp_verify
+from otp.services import OtpRateLimited, OtpVerifyResult, otp_request, otp_verify
 
 from .conftest import code_in, wrong
 
@@ -49,7 +51,7 @@ def test_concurrent_creates_for_one_phone_and_purpose_let_exactly_the_limit_thro
     limited = [r for r in results if isinstance(r, OtpRateLimited)]
     assert len(created) == settings.OTP_RATE_LIMIT_MAX
     assert len(limited) == THREADS - settings.OTP_RATE_LIMIT_MAX, [r for r in results if isinstance(r, Exception)]
-    assert all(r.status_code == 429 and int(r.headers["Retry-After"]) > 0 for r in limited)
+    assert all(http_status_for(r) == 429 and int(http_headers_for(r)["Retry-After"]) > 0 for r in limited)
     assert OtpChallenge.objects.filter(phone=PHONE, purpose="login").count() == settings.OTP_RATE_LIMIT_MAX
     assert OtpChallenge.objects.filter(phone=PHONE, status=OtpStatus.PENDING).count() == 1
 
@@ -75,14 +77,14 @@ def test_concurrent_wrong_guesses_stop_at_max_attempts_and_the_right_code_is_the
     results = run_together(lambda i: otp_verify(challenge_id=challenge_id, code=wrong(code), actor=ACTOR))
 
     assert not [r for r in results if isinstance(r, Exception)]
-    statuses = sorted(r.http_status for r in results)
+    statuses = sorted(otp_verify_answer(r)[0] for r in results)
     assert statuses.count(400) == settings.OTP_MAX_ATTEMPTS - 1
     assert statuses.count(429) == THREADS - (settings.OTP_MAX_ATTEMPTS - 1)
     challenge = OtpChallenge.objects.get(pk=challenge_id)
     assert challenge.attempts == settings.OTP_MAX_ATTEMPTS
     assert challenge.status == OtpStatus.MAX_ATTEMPTS
     refused = otp_verify(challenge_id=challenge_id, code=code, actor=ACTOR)
-    assert refused.http_status == 429 and refused.body == {"status": "max_attempts"}
+    assert otp_verify_answer(refused) == (429, {"status": "max_attempts"})
 
 
 def test_concurrent_right_codes_approve_exactly_once(sms_outbox):
@@ -91,8 +93,8 @@ def test_concurrent_right_codes_approve_exactly_once(sms_outbox):
     results = run_together(lambda i: otp_verify(challenge_id=challenge_id, code=code, actor=ACTOR))
 
     assert not [r for r in results if isinstance(r, Exception)]
-    assert sum(r.http_status == 200 for r in results) == 1
-    assert sum(r.http_status == 409 for r in results) == THREADS - 1
+    assert sum(otp_verify_answer(r)[0] == 200 for r in results) == 1
+    assert sum(otp_verify_answer(r)[0] == 409 for r in results) == THREADS - 1
     assert OtpChallenge.objects.get(pk=challenge_id).status == OtpStatus.APPROVED
 
 
@@ -104,11 +106,11 @@ def test_a_new_challenge_racing_a_verification_leaves_one_outcome(sms_outbox):
             return otp_verify(challenge_id=challenge_id, code=code, actor=ACTOR)
         try:
             return otp_request(phone=PHONE, purpose="login", actor=ACTOR, client_id="bench")
-        except ApplicationError as exc:
+        except DomainError as exc:
             return exc
 
     results = run_together(step, count=6)
-    approvals = [r for r in results if getattr(r, "http_status", None) == 200]
+    approvals = [r for r in results if isinstance(r, OtpVerifyResult) and otp_verify_answer(r)[0] == 200]
     challenge = OtpChallenge.objects.get(pk=challenge_id)
     assert len(approvals) <= 1
     assert challenge.status == (OtpStatus.APPROVED if approvals else OtpStatus.CANCELED)

@@ -6,8 +6,10 @@ import pytest
 from django.utils import timezone
 
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
+from contactcenter.common.errors import http_status_for
 from interactions.models import Interaction
+from otp.api.views import otp_verify_answer
 from otp.selectors import otp_daily_conversion
 from otp.services import otp_request, otp_verify
 
@@ -29,13 +31,13 @@ def test_a_voice_call_can_request_and_verify_a_code_bound_to_its_conversation():
     assert challenge.message.interaction.channel == "sms"  # the SMS has its own interaction; the call keeps its own
     code = queued_code(challenge.pk)
 
-    with pytest.raises(ApplicationError) as other_conversation:
+    with pytest.raises(DomainError) as other_conversation:
         otp_verify(code=code, actor=TOOL, phone=call.customer_phone, purpose="identity", conversation_id="conv_999")
-    assert other_conversation.value.status_code == 404
+    assert http_status_for(other_conversation.value) == 404
     verified = otp_verify(
         code=code, actor=TOOL, phone=call.customer_phone, purpose="identity", conversation_id="conv_123"
     )
-    assert verified.verified and verified.body == {"status": "approved", "verified": True}
+    assert verified.verified and otp_verify_answer(verified)[1] == {"status": "approved", "verified": True}
     call.refresh_from_db()
     assert call.verified_at is not None and call.verified_by_challenge_id == challenge.pk
 

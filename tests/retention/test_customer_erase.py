@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from interactions.models import CallDetail, Interaction
 from retention.models import RetentionRun
 from retention.services import customer_erase
@@ -83,10 +83,10 @@ def test_erasure_finds_raw_events_that_mention_the_number_without_an_interaction
 
 def test_erasure_refuses_bad_input_without_changing_anything(now):
     seed_customer(ERASED, at=now)
-    with pytest.raises(ApplicationError) as bad_phone:
+    with pytest.raises(DomainError) as bad_phone:
         customer_erase(phone="12ab", reason="request", actor=ACTOR)
     assert bad_phone.value.code == "invalid_phone"
-    with pytest.raises(ApplicationError) as no_reason:
+    with pytest.raises(DomainError) as no_reason:
         customer_erase(phone=ERASED, reason="  ", actor=ACTOR)
     assert no_reason.value.code == "reason_required"
     assert Interaction.objects.filter(customer_phone=ERASED).count() == 3

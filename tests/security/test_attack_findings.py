@@ -365,7 +365,7 @@ def test_api_keys_expire_and_only_superusers_issue_supervisor_keys_which_end_wit
     from accounts.models import ApiKey
     from accounts.services import api_key_create
     from audit.services import Actor
-    from contactcenter.common.errors import ApplicationError
+    from contactcenter.common.domain import DomainError
 
     call_command("create_api_key", "ivr", "--role", "integration", stdout=io.StringIO())
     key = ApiKey.objects.get(name="ivr")
@@ -374,7 +374,7 @@ def test_api_keys_expire_and_only_superusers_issue_supervisor_keys_which_end_wit
     with pytest.raises(CommandError):
         call_command("create_api_key", "x", "--role", "integration", "--expires-days", "100000", stdout=io.StringIO())
     supervisor = make_user("sup1", role="supervisor", staff=True)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         api_key_create(name="mine", role="supervisor", actor=Actor.user(supervisor), issuer=supervisor)
     _issued, raw = api_key_create(name="reports", role="auditor", actor=Actor.user(supervisor), issuer=supervisor)
     server = prod_server()

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import api_key_create
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from contactcenter.common.roles import API_KEY_ROLES
 
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             api_key, key = api_key_create(
                 name=name, role=role, expires_days=expires_days, actor=Actor.system("create_api_key")
             )
-        except ApplicationError as exc:
+        except DomainError as exc:
             raise CommandError(exc.detail) from exc
         expiry = api_key.expiry_date.isoformat()
         self.stdout.write(

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.models import AuditLog
 from audit.services import audit_records_chain
 from contactcenter.common.pii import phone_hash
@@ -217,7 +218,7 @@ class Command(BaseCommand):
                     "actor_type": "user",
                     "actor_id": "seed",
                     "actor_label": "demo.supervisor",
-                    "action": "interaction.assigned",
+                    "action": AuditAction.INTERACTION_ASSIGNED.value,
                     "target_type": "interaction",
                     "target_id": str(interaction_id),
                     "data": {"from_agent": None, "to_agent": agent},

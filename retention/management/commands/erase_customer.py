@@ -3,7 +3,7 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import Actor
-from contactcenter.common.errors import ApplicationError
+from contactcenter.common.domain import DomainError
 from retention.services import customer_erase
 
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         actor = Actor.system(label=f"erase_customer ({getpass.getuser()})"[:150])
         try:
             result = customer_erase(phone=phone, reason=reason, actor=actor, dry_run=dry_run)
-        except ApplicationError as exc:
+        except DomainError as exc:
             raise CommandError(exc.detail) from exc
         for label, count in result["counts"].items():
             self.stdout.write(f"{label:<16} {count:>7}")
