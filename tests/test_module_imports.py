@@ -1,7 +1,10 @@
-"""Imports run one way at module level: a service imports the task it enqueues, a task imports its service only
-inside its body, and no module of ours imports, at module level, a module that imports it back."""
+"""Imports run one way (docs/architecture.md): the import-linter contracts of pyproject.toml hold (layers; production
+code never imports simulators or bench); at module level a service imports the task it enqueues, a task imports its
+service only inside its body, and no module of ours imports a module that imports it back."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,9 @@ PACKAGES = (
     "otp",
     "retention",
     "webhooks",
+    "voice",
+    "simulators",
+    "bench",
 )
 
 
@@ -123,3 +129,9 @@ def test_interaction_services_import_the_task_they_enqueue_at_module_level():
     graph = _graph()
     assert "interactions.tasks" in graph["interactions.services.messages"]
     assert "interactions.tasks" in graph["interactions.services.delivery"]
+
+
+def test_the_layer_contracts_hold():
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:]
