@@ -3,8 +3,8 @@ transaction, with their audit records; the API's PATCH and the admin's actions c
 
 import pytest
 
+import backoffice.admin.interactions as interactions_admin
 import interactions.api.views as interaction_views
-import interactions.services as interaction_services
 from audit.models import AuditLog
 from audit.services import Actor
 from contactcenter.common.domain import Conflict, InvalidInput
@@ -109,7 +109,7 @@ def test_the_api_patch_makes_one_call_to_the_service(monkeypatch):
 
 
 def test_the_admin_actions_call_the_service(monkeypatch, client):
-    calls = _spy(monkeypatch, interaction_services)
+    calls = _spy(monkeypatch, interactions_admin)
     supervisor, agent = create_staff("sup", "supervisor"), create_staff("ag", "agent")
     interaction = make_admin_interaction()
     login_verified(client, supervisor)
