@@ -3,10 +3,11 @@ CONCURRENTLY (writes go on meanwhile; the migration must say `atomic = False`), 
 plain AddIndex/RemoveIndex. The migration state is the same as AddIndex/RemoveIndex."""
 
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations import AddIndex, RemoveIndex
 
 
-def _on_postgresql(schema_editor) -> bool:
+def _on_postgresql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
     return schema_editor.connection.vendor == "postgresql"
 
 
