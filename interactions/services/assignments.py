@@ -3,6 +3,7 @@
 Each change locks the row, checks the rule, saves named fields and writes its audit record in the same transaction."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,7 +36,9 @@ def _refresh_from(target: Interaction, source: Interaction, fields: list[str]) -
         setattr(target, field, getattr(source, field))
 
 
-def interaction_assign(*, interaction: Interaction, agent, actor: Actor, ip_address: str | None = None) -> Interaction:
+def interaction_assign(
+    *, interaction: Interaction, agent: User | None, actor: Actor, ip_address: str | None = None
+) -> Interaction:
     """Assign the interaction to `agent` (an active user in the agent or supervisor group), or unassign it (None)."""
     if agent is not None:
         user_model = get_user_model()
