@@ -92,7 +92,7 @@ class CallDetailFactory(DjangoModelFactory):
         model = CallDetail
 
     interaction = factory.SubFactory(InteractionFactory, channel=Channel.CALL, direction=Direction.INBOUND)
-    conversation_id = factory.Sequence(lambda n: f"conv_{n:04d}_{uuid.uuid4().hex[:12]}")
+    conversation_id = factory.LazyFunction(lambda: f"conv_{uuid.uuid4().hex[:20]}")
     duration_seconds = 125
     customer_number = factory.SelfAttribute("interaction.customer_phone")
     transcript = factory.LazyFunction(
