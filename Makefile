@@ -6,7 +6,7 @@ DEV_ENV := DEBUG=true
 ADMIN_USER ?= admin
 ADMIN_PASSWORD ?= admin
 
-.PHONY: install run test lint format check migrate worker beat clean messages
+.PHONY: install run test lint typecheck format check migrate worker beat clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## mypy with the django-stubs and DRF plugins on the modules pyproject.toml lists ([tool.mypy] files); the plugin
+## loads the settings, hence DEBUG=true.
+typecheck: install
+	$(DEV_ENV) $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

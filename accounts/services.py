@@ -2,12 +2,15 @@
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_login_failed
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings
@@ -26,7 +29,7 @@ from .tokens import GENERATION_CLAIM, ConsoleRefreshToken, account_token_generat
 logger = logging.getLogger(__name__)
 
 
-def api_key_role_check(role: str, *, issuer=None) -> None:
+def api_key_role_check(role: str, *, issuer: User | None = None) -> None:
     if role not in API_KEY_ROLES:
         raise InvalidInput(
             f"An API key's role must be one of: {', '.join(sorted(API_KEY_ROLES))}.", code="invalid_role", attr="role"
@@ -60,7 +63,7 @@ def api_key_create(
     actor: Actor,
     expires_at: datetime | None = None,
     expires_days: int | None = None,
-    issuer=None,
+    issuer: User | None = None,
 ) -> tuple[ApiKey, str]:
     """Issue a new key. Returns the stored row and the key itself, which is never stored and cannot be shown again.
     `issuer` is the console user issuing it (None from the command line): a supervisor key needs a superuser, and the
@@ -83,10 +86,10 @@ def api_key_create(
             target_id=api_key.prefix,
             data={"name": name, "role": role, "expires_at": expires_at.isoformat() if expires_at else None},
         )
-    return api_key, key
+    return cast(ApiKey, api_key), key  # the manager of ApiKey makes ApiKey rows
 
 
-def api_key_assign(*, api_key: ApiKey, actor: Actor, issuer=None) -> str:
+def api_key_assign(*, api_key: ApiKey, actor: Actor, issuer: User | None = None) -> str:
     """Give an unsaved key row (built by the admin form) its key, save it and audit it. Returns the key. The rules
     of api_key_create apply (issuer, expiry)."""
     api_key_role_check(api_key.role, issuer=issuer)
@@ -151,7 +154,7 @@ class SignInLockedOut(LimitReached):
         )
 
 
-def auth_tokens_obtain(*, request, username: str, password: str, otp_token: str = "") -> dict:
+def auth_tokens_obtain(*, request: HttpRequest, username: str, password: str, otp_token: str = "") -> dict:
     """Sign a console user in: `{"access", "refresh"}`. `request` is the Django HttpRequest (the lockout reads and
     marks it). A user who must give the second factor (accounts.second_factor) gets tokens only with a valid code;
     every refusal is SignInRefused and counts as a failed sign-in for the lockout; a locked-out account or address is
@@ -181,7 +184,7 @@ def auth_tokens_obtain(*, request, username: str, password: str, otp_token: str 
 def _refresh_payload(raw: str) -> dict:
     """The claims of a refresh token whose signature and expiry hold (its blacklisting is checked by the caller)."""
     try:
-        payload = token_backend.decode(str(raw or ""), verify=True)
+        payload = token_backend.decode(str(raw or ""), verify=True)  # type: ignore[arg-type]  # it decodes text
     except TokenBackendError:
         raise TokenRefused() from None
     if payload.get(api_settings.TOKEN_TYPE_CLAIM) != "refresh" or not payload.get(api_settings.JTI_CLAIM):
@@ -189,7 +192,7 @@ def _refresh_payload(raw: str) -> dict:
     return payload
 
 
-def _outstanding(payload: dict, user) -> OutstandingToken:
+def _outstanding(payload: dict, user: User | None) -> OutstandingToken:
     token, _created = OutstandingToken.objects.get_or_create(
         jti=payload[api_settings.JTI_CLAIM],
         defaults={
@@ -233,7 +236,7 @@ def auth_tokens_refresh(*, refresh: str) -> dict:
 def auth_logout(*, refresh: str) -> None:
     """Revoke one refresh token (signing out of one session). Idempotent."""
     payload = _refresh_payload(refresh)
-    user = get_user_model().objects.filter(pk=payload.get(api_settings.USER_ID_CLAIM)).first()
+    user = get_user_model().objects.filter(pk=payload.get(api_settings.USER_ID_CLAIM)).first()  # type: ignore[misc]  # no claim: no one
     with transaction.atomic():
         _blacklisted, created = BlacklistedToken.objects.get_or_create(token=_outstanding(payload, user))
         if created and user is not None:
@@ -242,7 +245,7 @@ def auth_logout(*, refresh: str) -> None:
             )
 
 
-def account_tokens_revoke(*, user_id, reason: str) -> None:
+def account_tokens_revoke(*, user_id: int, reason: str) -> None:
     """End every JWT issued to the user so far, access and refresh alike (their generation is bumped). Audited."""
     now = timezone.now()
     with transaction.atomic():
@@ -263,7 +266,7 @@ def account_tokens_revoke(*, user_id, reason: str) -> None:
     logger.info("tokens_revoked", extra={"user_id": user_id, "reason": reason})
 
 
-def api_keys_of_issuer_revoke(*, user_id, reason: str) -> int:
+def api_keys_of_issuer_revoke(*, user_id: int, reason: str) -> int:
     """Revoke every key the user issued (their deactivation or removal): a key must not outlive its issuer's access.
     Returns how many were revoked; each is audited."""
     revoked = 0

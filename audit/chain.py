@@ -56,7 +56,7 @@ def data_canonical(data):
     return json_normalize(json.loads(json.dumps(data if data is not None else {})))
 
 
-def ip_canonical(value) -> str:
+def ip_canonical(value: object) -> str:
     if not value:
         return ""
     text = str(value)

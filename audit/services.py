@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Subquery
+from django.db.models import Field, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -89,7 +90,9 @@ def audit_records_chain(*, rows: list[dict]) -> None:
         return
     if not connection.in_atomic_block:
         raise RuntimeError("audit_records_chain must run inside the transaction that writes the rows")
-    defaults = {name: AuditLog._meta.get_field(name) for name in FIELDS if name not in ("chain_seq", "created_at")}
+    defaults = {
+        name: cast(Field, AuditLog._meta.get_field(name)) for name in FIELDS if name not in ("chain_seq", "created_at")
+    }
     seq, prev_hash = _chain_head()
     key, now = chain_key(), timezone.now()
     for row in rows:
@@ -159,6 +162,8 @@ def audit_records_purge(*, cutoff: datetime, max_rows: int) -> AuditPurge:
         return AuditPurge(0)
     cutoff = min(cutoff, timezone.now() - timedelta(days=days))
     head = AuditLog.objects.order_by("-chain_seq").values_list("chain_seq", flat=True).first()
+    if head is None:  # no records: nothing to purge
+        return AuditPurge(0)
     doomed = []
     for row in AuditLog.objects.order_by("chain_seq").values("id", "chain_seq", "chain_hash", "created_at")[
         : min(max_rows, 10_000)
@@ -290,7 +295,7 @@ def _walk(report: ChainReport, *, batch_size: int, reference: AuditVerification 
             break
         last = batch[-1]["chain_seq"]
     report.head_seq, report.head_hash = prev_seq, (prev_hash if prev_seq is not None else "")
-    if reference is not None and (prev_seq or 0) < reference.head_seq:
+    if reference is not None and (prev_seq or 0) < (reference.head_seq or 0):  # never null: filtered on it
         end = f"ends at seq {prev_seq}" if prev_seq is not None else "is empty"
         detail = (
             f"tail cut off: the chain {end}, but seq {reference.head_seq} was verified as its head at "

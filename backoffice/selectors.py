@@ -21,7 +21,7 @@ TIMELINE_LIMIT = 300
 SENSITIVE_PLACEHOLDER = gettext_lazy("•••• (hidden: one-time code)")
 
 
-def pretty_json(value) -> str:
+def pretty_json(value: object) -> str:
     """Raw payloads for people: indented, keys sorted, every phone number in them masked (by key and by content, see
     contactcenter.common.masking); dates, timestamps and ids as they are."""
     if value in (None, "", {}, []):
@@ -87,9 +87,11 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
     truncated |= len(messages) > TIMELINE_LIMIT
     messages = messages[:TIMELINE_LIMIT]
     for message in messages:
-        message.display_body = message_body_for_display(message)
-        message.masked_to = phone_mask(message.to_phone)
-        message.masked_from = phone_mask(message.from_phone)
+        display_body = message_body_for_display(message)
+        # What the timeline's template shows beside the message's own fields.
+        message.display_body = display_body  # type: ignore[attr-defined]
+        message.masked_to = phone_mask(message.to_phone)  # type: ignore[attr-defined]
+        message.masked_from = phone_mask(message.from_phone)  # type: ignore[attr-defined]
         items.append(
             TimelineItem(
                 at=message.received_at or message.queued_at or message.created_at,
@@ -97,7 +99,7 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
                 title=_("%(channel)s message") % {"channel": message.get_channel_display()},
                 status=message.status,
                 direction=message.direction,
-                body=message.display_body,
+                body=display_body,
                 detail=phones_mask(" ".join(filter(None, [message.error_code, message.error_message]))),
                 extra={"id": message.id, "provider_message_id": message.provider_message_id or ""},
             )
@@ -106,7 +108,7 @@ def interaction_timeline(*, interaction: Interaction) -> Timeline:
     call = CallDetail.objects.filter(interaction=interaction).first()
     transcript: list[dict] = []
     if call is not None:
-        call.display_summary = phones_mask(call.summary)
+        call.display_summary = phones_mask(call.summary)  # type: ignore[attr-defined]  # for the template
         for turn in call.transcript if isinstance(call.transcript, list) else []:
             if isinstance(turn, dict):
                 transcript.append(

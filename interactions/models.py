@@ -42,7 +42,7 @@ class MessageStatus(models.TextChoices):
 # Forward-only order of message statuses. A status may replace another only if its rank is higher; the terminal
 # failures outrank every non-terminal status and are never replaced (a late `delivered` after `undelivered` is
 # ignored, like Twilio's own final state).
-MESSAGE_STATUS_RANK = {
+MESSAGE_STATUS_RANK: dict[str, int] = {
     MessageStatus.QUEUED: 0,
     MessageStatus.SENDING: 1,
     MessageStatus.SENT: 2,

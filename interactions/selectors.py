@@ -2,12 +2,13 @@
 
 from collections import Counter
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Prefetch, QuerySet
 
 from .models import Interaction, Message
 
 
-def interaction_list(*, agent=None) -> QuerySet[Interaction]:
+def interaction_list(*, agent: User | None = None) -> QuerySet[Interaction]:
     """Interactions with their assigned agent joined; only those assigned to `agent` when one is given.
 
     Filtering and ordering are applied on top (interactions/api/filters.py)."""
@@ -17,7 +18,7 @@ def interaction_list(*, agent=None) -> QuerySet[Interaction]:
     return queryset
 
 
-def interaction_detail_queryset(*, agent=None) -> QuerySet[Interaction]:
+def interaction_detail_queryset(*, agent: User | None = None) -> QuerySet[Interaction]:
     """Interactions with what the detail shows: agent, call detail and messages (oldest first) in three queries."""
     return (
         interaction_list(agent=agent)

@@ -31,6 +31,8 @@ Every rate is null when its denominator is zero. Percentiles are null on databas
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -44,8 +46,10 @@ from django.db.models import (
     F,
     FloatField,
     Q,
+    QuerySet,
     When,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -63,7 +67,7 @@ class PercentileCont(Aggregate):
     function = "PERCENTILE_CONT"
     template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression, percentile: float, **extra):
+    def __init__(self, expression: Combinable | str, percentile: float, **extra: Any) -> None:
         if not 0 <= percentile <= 1:
             raise ValueError("percentile must be between 0 and 1")
         super().__init__(expression, percentile=repr(float(percentile)), **extra)
@@ -102,7 +106,7 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def _seconds(value) -> float | None:
+def _seconds(value: timedelta | float | Decimal | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -115,27 +119,27 @@ def _provider_for(channel: str) -> str:
         Channel.CALL: settings.ELEVENLABS_PROVIDER_NAME,
         Channel.WHATSAPP: "builderbot",
         Channel.SMS: "twilio",
-    }[channel]
+    }[channel]  # type: ignore[index]  # a channel's value
 
 
-def _interactions(window: MetricsWindow):
+def _interactions(window: MetricsWindow) -> QuerySet[Interaction]:
     queryset = Interaction.objects.filter(created_at__gte=window.start, created_at__lt=window.end)
     if window.channel:
         queryset = queryset.filter(channel=window.channel)
     return queryset
 
 
-def _outbound_messages(window: MetricsWindow, channel: str):
+def _outbound_messages(window: MetricsWindow, channel: str) -> QuerySet[Message]:
     return Message.objects.filter(
         channel=channel, direction=Direction.OUTBOUND, created_at__gte=window.start, created_at__lt=window.end
     )
 
 
-def _otp_challenges(window: MetricsWindow):
+def _otp_challenges(window: MetricsWindow) -> QuerySet[OtpChallenge]:
     return OtpChallenge.objects.filter(created_at__gte=window.start, created_at__lt=window.end)
 
 
-def _webhook_events(window: MetricsWindow):
+def _webhook_events(window: MetricsWindow) -> QuerySet[InteractionEvent]:
     queryset = InteractionEvent.objects.filter(received_at__gte=window.start, received_at__lt=window.end)
     if window.channel:
         queryset = queryset.filter(provider=_provider_for(window.channel))
@@ -167,12 +171,12 @@ def metrics_summary(*, window: MetricsWindow) -> dict:
     by_channel: dict[str, int] = {}
     by_status: dict[str, int] = {}
     pairs = []
-    for row in (
+    for pair in (
         _interactions(window).values("channel", "status").annotate(count=Count("pk")).order_by("channel", "status")
     ):
-        by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + row["count"]
-        by_status[row["status"]] = by_status.get(row["status"], 0) + row["count"]
-        pairs.append(row)
+        by_channel[pair["channel"]] = by_channel.get(pair["channel"], 0) + pair["count"]
+        by_status[pair["status"]] = by_status.get(pair["status"], 0) + pair["count"]
+        pairs.append(pair)
 
     calls = None
     if window.wants(Channel.CALL):
@@ -188,7 +192,7 @@ def metrics_summary(*, window: MetricsWindow) -> dict:
     messages = None
     if window.wants(Channel.SMS, Channel.WHATSAPP):
         outbound = _outbound_messages(window, window.message_channel)
-        aggregates = {
+        aggregates: dict[str, Aggregate] = {
             "outbound": Count("pk"),
             "delivered": Count("pk", filter=Q(status__in=DELIVERED)),
             "failed": Count("pk", filter=Q(status__in=FAILED)),
@@ -254,7 +258,7 @@ def metrics_summary(*, window: MetricsWindow) -> dict:
     }
 
 
-def _per_day(queryset, field: str, **aggregates) -> dict[date, dict]:
+def _per_day(queryset: QuerySet, field: str, **aggregates: Aggregate) -> dict[date, dict]:
     day = TruncDate(field, tzinfo=timezone.get_current_timezone())
     rows = queryset.annotate(day=day).values("day").annotate(**aggregates).order_by("day")
     return {row["day"]: row for row in rows}

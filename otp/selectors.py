@@ -1,6 +1,7 @@
 """Reads of OTP challenges: the public shape of a challenge, lookups and the daily verified-to-sent ratio."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -21,7 +22,7 @@ def challenge_public_dict(challenge: OtpChallenge) -> dict:
     }
 
 
-def otp_challenge_get(*, challenge_id, client_id: str | None = None) -> OtpChallenge | None:
+def otp_challenge_get(*, challenge_id: UUID | str, client_id: str | None = None) -> OtpChallenge | None:
     """A challenge by id; with `client_id`, only one that client created (another's is as if it did not exist)."""
     challenges = OtpChallenge.objects.select_related("message").filter(pk=challenge_id)
     if client_id:

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from audit.actions import AuditAction
@@ -91,7 +91,7 @@ class OtpVerifyResult:
 # --- input -----------------------------------------------------------------------------------------------------------
 
 
-def _phone_clean(phone, *, typed: bool = False) -> str:
+def _phone_clean(phone: str, *, typed: bool = False) -> str:
     """The canonical number to text, or InvalidInput. `typed`: a person or a client typed it (the API), so it
     must be written internationally (`+` or `00`): a number a provider reports is international by construction."""
     if typed and not phone_written_international(phone):
@@ -119,7 +119,7 @@ def _phone_clean(phone, *, typed: bool = False) -> str:
 PURPOSE_RE = re.compile(r"^[a-z0-9_.\-]{1,32}$")
 
 
-def _purpose_clean(purpose) -> str:
+def _purpose_clean(purpose: object) -> str:
     """With OTP_PURPOSES set, one of them; unset, any slug (as the earlier backend took)."""
     allowed = settings.OTP_PURPOSES
     if allowed:
@@ -137,7 +137,7 @@ def _purpose_clean(purpose) -> str:
     return purpose
 
 
-def _language_clean(language) -> str:
+def _language_clean(language: str | None) -> str:
     language = (language or settings.OTP_DEFAULT_LANGUAGE or "en").strip().lower().replace("_", "-").split("-")[0]
     if language not in codes.sms_languages():
         raise InvalidInput(
@@ -148,7 +148,7 @@ def _language_clean(language) -> str:
     return language
 
 
-def _context_clean(context) -> dict | None:
+def _context_clean(context: object) -> dict | None:
     if context is None:
         return None
     if not isinstance(context, dict):
@@ -362,7 +362,9 @@ def _limits_check(*, e164: str, purpose: str, client_id: str, now: datetime) -> 
             )
 
 
-def _window_check(queryset, *, limit: int, window: int, now: datetime, detail: str, code: str, log_fields: dict):
+def _window_check(
+    queryset: QuerySet, *, limit: int, window: int, now: datetime, detail: str, code: str, log_fields: dict
+) -> None:
     recent = queryset.filter(created_at__gt=now - timedelta(seconds=window))
     count = recent.count()
     if count < limit:
@@ -396,7 +398,7 @@ def otp_verify(
     *,
     code: str,
     actor: Actor,
-    challenge_id=None,
+    challenge_id: uuid.UUID | str | None = None,
     phone: str | None = None,
     purpose: str | None = None,
     context: dict | None = None,
@@ -413,7 +415,7 @@ def otp_verify(
     A wrong code (or context) counts one attempt atomically (WRONG_CODE); the attempt that reaches `max_attempts`
     locks the challenge (LOCKED). A right code approves at most once (APPROVED); a challenge that can no longer be
     verified is CLOSED, with its status."""
-    code = codes.code_clean(code)
+    code = codes.code_clean(code)  # type: ignore[assignment]  # None is refused just below
     if code is None:
         raise InvalidInput(f"The code is {codes.code_length()} digits.", code="invalid_code", attr="code")
     if client_id:
@@ -478,7 +480,14 @@ def _not_found() -> NotFound:
     return NotFound("No such OTP challenge.", code="not_found")
 
 
-def _challenge_find(*, challenge_id, phone, purpose, conversation_id, client_id=None) -> OtpChallenge:
+def _challenge_find(
+    *,
+    challenge_id: uuid.UUID | str | None,
+    phone: str | None,
+    purpose: str | None,
+    conversation_id: str | None,
+    client_id: str | None = None,
+) -> OtpChallenge:
     """The challenge to verify: by id, or the newest of the phone and purpose; only among `client_id`'s own
     challenges when it is given (another client's challenge is as if it did not exist)."""
     queryset = OtpChallenge.objects.select_related("message")
@@ -604,7 +613,12 @@ def _closed_result(*, challenge: OtpChallenge, actor: Actor, ip: str | None) -> 
 
 
 def otp_cancel(
-    *, challenge_id, actor: Actor, reason: str = "", client_id: str | None = None, ip_address: str | None = None
+    *,
+    challenge_id: uuid.UUID | str,
+    actor: Actor,
+    reason: str = "",
+    client_id: str | None = None,
+    ip_address: str | None = None,
 ) -> bool:
     """Cancel a pending challenge: its client (the API), or the back office (no `client_id`). Returns whether it was
     pending; a challenge of another client than `client_id` is NotFound."""
@@ -630,7 +644,7 @@ def otp_cancel(
     return True
 
 
-def otp_delivery_failed(*, message_id) -> int:
+def otp_delivery_failed(*, message_id: uuid.UUID | str) -> int:
     """The SMS of a challenge failed for good: a pending challenge it carried becomes `failed`. Returns how many.
 
     An SMS the carrier reported delivered (or read) reached the customer: a failure reported after it (a late or
@@ -693,7 +707,7 @@ def otp_challenges_purge(*, older_than: timedelta, dry_run: bool = False, now: d
     for name, queryset in (("idempotency_deleted", old_keys), ("deleted", old)):
         while True:
             with transaction.atomic():
-                batch = list(queryset.values_list("pk", flat=True)[:PURGE_BATCH_SIZE])
+                batch: list = list(queryset.values_list("pk", flat=True)[:PURGE_BATCH_SIZE])
                 if not batch:
                     break
                 report[name] += (

@@ -106,7 +106,7 @@ def phone_redact(value: str) -> str:
     return phone_mask("+" + digits) if digits else REDACTED
 
 
-def raw_body_redact(value: str | None) -> None:
+def raw_body_redact(value: str | None) -> str | None:
     """A raw webhook body (kept only when its payload could not be stored as it came) → dropped: what it said is in
     the payload, which is redacted in its place."""
     return None

@@ -13,9 +13,10 @@ the reason given.
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -57,7 +58,7 @@ _RUN_LOCK_KEY = 0x7265_7465_6E74  # "retent"
 # --- What redaction and deletion do to one batch of rows ----------------------------------------------------------
 
 
-def _bulk_set(model, objs: list, fields: list[str]) -> None:
+def _bulk_set(model: type[Any], objs: list, fields: list[str]) -> None:
     """Write `fields` of every object in `objs` with one statement. On PostgreSQL `UPDATE … FROM unnest(arrays)`: one
     array parameter per column, so the statement is the same short text for any batch (cheap to send and to plan,
     unlike `bulk_update`'s CASE per field or a VALUES list of thousands of placeholders); elsewhere `bulk_update`.
@@ -302,7 +303,7 @@ def _audit_records_purge(*, result: "RuleResult", now: datetime, run_id: int | N
                         "run_id": run_id,
                         "policy": {**rule.as_dict(), "cutoff": result.cutoff.isoformat()},
                         "counts": {"audit_records": purge.deleted},
-                        "time_range": {"from": purge.first_at.isoformat(), "to": purge.last_at.isoformat()},
+                        "time_range": {"from": purge.first_at.isoformat(), "to": purge.last_at.isoformat()},  # type: ignore[union-attr]  # set when records were deleted
                         "anchor": purge.anchor(),
                     },
                 )
@@ -333,7 +334,7 @@ class _Target:
     """One table a rule changes: which of its rows are due (for a channel and a cutoff), and what to do to a batch."""
 
     label: str
-    model: type
+    model: type[Any]  # a model class
     age_field: str
     due: Callable[[str, datetime], Q]
     apply: Callable[..., Counter] | None
@@ -535,7 +536,7 @@ def _batch_pause() -> None:
         time.sleep(settings.RETENTION_BATCH_PAUSE_MS / 1000)
 
 
-def _after(model, age_field: str, key: tuple) -> RawSQL:
+def _after(model: type[Any], age_field: str, key: tuple) -> RawSQL:
     """Rows after `key` = (age, pk) in (age, pk) order: a row comparison, which PostgreSQL answers from the
     (age, pk) index by starting right after the key, so each batch reads only its own rows."""
     meta, quote = model._meta, connection.ops.quote_name
@@ -554,6 +555,7 @@ def _apply_target(
     from an index in that order, so a batch costs the same at the end of a million rows as at the start."""
     if target.walk is not None:
         return target.walk(result=result, now=now, run_id=run_id, deadline=deadline)
+    assert target.apply is not None, "a target without a walk of its own applies batches"
     rule, size = result.rule, _batch_size()
     last_key = None
     while True:
@@ -709,7 +711,7 @@ def _run_finish(run: RetentionRun, report: RetentionReport, *, status: str, erro
 # --- Erasing one customer -----------------------------------------------------------------------------------------
 
 
-def _chunks(ids: Iterable, size: int = 1000):
+def _chunks(ids: Iterable, size: int = 1000) -> Iterator[list]:
     ids = list(ids)
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

@@ -12,14 +12,10 @@ from django.db import IntegrityError, connection, transaction
 from audit.models import AuditLog
 from audit.services import Actor, audit_log_record
 from interactions.models import Interaction, Message
+from tests.factories import InteractionFactory
 from webhooks.models import InteractionEvent
 
 pytestmark = pytest.mark.django_db
-
-
-def _interaction(**kwargs):
-    defaults = {"channel": "sms", "direction": "outbound", "provider": "twilio", "customer_phone": "+5215512345678"}
-    return Interaction.objects.create(**{**defaults, **kwargs})
 
 
 def test_health_answers_200_with_each_dependency(client):
@@ -89,7 +85,7 @@ def test_duplicate_idempotency_key_is_refused_by_the_database():
 
 
 def test_duplicate_provider_message_id_is_refused_by_the_database():
-    interaction = _interaction()
+    interaction = InteractionFactory()
     Message.objects.create(
         interaction=interaction,
         channel="sms",
@@ -110,12 +106,12 @@ def test_duplicate_provider_message_id_is_refused_by_the_database():
 
 
 def test_duplicate_provider_external_id_is_refused_by_the_database():
-    _interaction(provider="elevenlabs", channel="call", external_id="conv_1")
+    InteractionFactory(provider="elevenlabs", channel="call", external_id="conv_1")
     with pytest.raises(IntegrityError), transaction.atomic():
-        _interaction(provider="elevenlabs", channel="call", external_id="conv_1")
+        InteractionFactory(provider="elevenlabs", channel="call", external_id="conv_1")
     # Rows without an external id do not collide.
-    _interaction(external_id=None)
-    _interaction(external_id=None)
+    InteractionFactory(external_id=None)
+    InteractionFactory(external_id=None)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +125,7 @@ def test_duplicate_provider_external_id_is_refused_by_the_database():
     ],
 )
 def test_bad_status_and_channel_words_are_refused_by_the_database(model, field, value):
-    interaction = _interaction()
+    interaction = InteractionFactory()
     if model == "interaction":
         target = Interaction.objects.filter(pk=interaction.pk)
     elif model == "message":
@@ -145,7 +141,7 @@ def test_bad_status_and_channel_words_are_refused_by_the_database(model, field, 
 
 
 def test_phone_hash_is_kept_for_matching():
-    interaction = _interaction(customer_phone="+5215512345678")
+    interaction = InteractionFactory(customer_phone="+5215512345678")
     assert len(interaction.customer_phone_hash) == 64
     assert "5512345678" not in interaction.customer_phone_hash
 

@@ -17,6 +17,7 @@ Rules:
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -61,11 +62,13 @@ class ToolAnswer:
     body: dict
 
 
-def _answer(result: str, message: str, **fields) -> ToolAnswer:
+def _answer(result: str, message: str, **fields: Any) -> ToolAnswer:
     return ToolAnswer(result, {"result": result, **fields, "message": message})
 
 
-def _refused(result: str, message: str, *, conversation_id: str, phone: str = "", ip: str | None, **fields):
+def _refused(
+    result: str, message: str, *, conversation_id: str, phone: str = "", ip: str | None, **fields: Any
+) -> ToolAnswer:
     """A tool call we said no to, audited with its reason (the number masked)."""
     with transaction.atomic():
         audit_log_record(
@@ -199,12 +202,13 @@ def voice_otp_send(*, request: VoiceToolRequest, ip_address: str | None = None) 
             ip=ip_address,
             reason=exc.code,
         )
+    assert result.challenge is not None  # no idempotency key, so never a replay: the challenge just created
     return _sent(result.challenge, already_sent=False)
 
 
 # --- verify ----------------------------------------------------------------------------------------------------------
 
-_CLOSED_ANSWERS = {
+_CLOSED_ANSWERS: dict[str, tuple[str, str]] = {
     OtpStatus.EXPIRED: ("expired", "The code has expired. Offer to send a new one."),
     OtpStatus.MAX_ATTEMPTS: ("locked", "Too many wrong codes: this code no longer works. Offer to send a new one."),
     OtpStatus.APPROVED: ("already_verified", "The caller was already verified in this call."),
@@ -261,6 +265,7 @@ def voice_otp_verify(*, request: VoiceToolRequest, ip_address: str | None = None
             "unavailable", "Codes cannot be checked right now. Apologise and offer another way.", verified=False
         )
     if outcome.verified:
+        assert outcome.challenge is not None  # a verified outcome carries its challenge
         voice_call_verified_mark(
             provider=provider,
             conversation_id=conversation_id,

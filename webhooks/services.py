@@ -16,9 +16,11 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.actions import AuditAction
@@ -88,7 +90,7 @@ def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
     key of bucket b-1, b or b+1 was received less than W seconds from t: exact lookups on the unique index, the same
     answer on either side of a bucket's edge. Copies of one content are serialized by an advisory lock on it for the
     length of the insert: the unique index alone orders copies in one bucket, the lock copies in adjacent ones."""
-    identity = Identity(
+    identity = Identity(  # type: ignore[misc]  # the three parts fill the three positional fields
         *(
             _storable(part)
             for part in (
@@ -168,12 +170,14 @@ def _apply(event: InteractionEvent) -> Outcome:
         return Outcome(EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
 
 
-def webhook_event_process(*, event_id) -> str:
+def webhook_event_process(*, event_id: UUID | str) -> str:
     """Apply one stored event; returns its status afterwards. Processed and ignored events are left as they are."""
     return _event_process(event_id=event_id)[0]
 
 
-def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bool = False) -> tuple[str, bool]:
+def _event_process(
+    *, event_id: UUID | str, only_if_unapplied: bool = False, skip_locked: bool = False
+) -> tuple[str, bool]:
     """(status afterwards, whether this call applied it). With `only_if_unapplied`, only an event still `received`
     (stored, never applied) is applied. With `skip_locked`, an event another process is applying right now is left
     to it (answered `received`, not applied) instead of waited for."""
@@ -197,7 +201,7 @@ def _event_process(*, event_id, only_if_unapplied: bool = False, skip_locked: bo
         event.attempts += 1
         fields = ["status", "error", "normalized", "attempts"]
         if outcome.interaction_id:
-            event.interaction_id = outcome.interaction_id
+            event.interaction_id = outcome.interaction_id  # type: ignore[assignment]  # an interaction's id
             fields.append("interaction")
         if outcome.external_ref:
             event.external_ref = outcome.external_ref[:128]
@@ -293,7 +297,7 @@ def webhook_events_unapplied_sweep(*, older_than: timedelta, limit: int) -> int:
 
 
 # --- replay -------------------------------------------------------------------------------------------------------
-def webhook_event_replay(*, event_id, actor: Actor) -> str:
+def webhook_event_replay(*, event_id: UUID | str, actor: Actor) -> str:
     """Apply a failed, deferred or unapplied event again; returns its status after the replay. Idempotent: an event
     already processed (or ignored) is left alone and its status returned."""
     with transaction.atomic():
@@ -324,7 +328,7 @@ def webhook_events_select(
     statuses: list[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-):
+) -> QuerySet[InteractionEvent]:
     """Events to replay, oldest first. Without ids or statuses: the failed ones."""
     queryset = InteractionEvent.objects.all()
     if ids:

@@ -16,7 +16,9 @@ class MaskedDataField(serializers.JSONField):
 
 
 class AuditLogSerializer(serializers.ModelSerializer):
-    data = MaskedDataField(read_only=True, help_text="What changed; never a secret or an unmasked phone.")
+    data = MaskedDataField(  # type: ignore[assignment]  # a field named like Serializer.data
+        read_only=True, help_text="What changed; never a secret or an unmasked phone."
+    )
 
     class Meta:
         model = AuditLog

@@ -2,9 +2,14 @@
 commands). A value every layer passes down to the services; `request_actor` makes the one of a request."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from rest_framework.request import Request
 
 
 class ActorType(models.TextChoices):
@@ -29,7 +34,7 @@ class Actor:
         return cls(type=ActorType.PROVIDER, id=name, label=name)
 
     @classmethod
-    def user(cls, user) -> "Actor":
+    def user(cls, user: Any) -> "Actor":  # a user, or the request's principal (anything with pk and get_username)
         return cls(type=ActorType.USER, id=str(user.pk), label=user.get_username())
 
     @classmethod
@@ -37,7 +42,7 @@ class Actor:
         return cls(type=ActorType.API_CLIENT, id=str(key_id), label=name)
 
 
-def request_actor(request) -> Actor:
+def request_actor(request: "HttpRequest | Request") -> Actor:
     """The audit actor of a request: its API key (the principal `accounts.authentication.ApiClient` puts on
     `request.user`, which carries `api_key`), else its user."""
     user = request.user
@@ -47,7 +52,7 @@ def request_actor(request) -> Actor:
     return Actor.user(user)
 
 
-def request_client_id(request) -> str:
+def request_client_id(request: "HttpRequest | Request") -> str:
     """The identity that owns what a caller creates (OTP challenges) and keys its limits: the API key, else the user."""
     api_key = getattr(request.user, "api_key", None)
     if api_key is not None:

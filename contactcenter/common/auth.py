@@ -5,6 +5,8 @@ back office also needs the user's group names (roles). Here all three come from 
 object for the request, which keeps an admin page within its query budget.
 """
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db import connection
@@ -26,7 +28,7 @@ SELECT ct.app_label, p.codename, g.name
 """
 
 
-def _load(user) -> None:
+def _load(user: Any) -> None:
     from django.contrib.auth.models import Group, Permission
     from django.contrib.contenttypes.models import ContentType
 
@@ -52,7 +54,7 @@ def _load(user) -> None:
     user._backoffice_groups = frozenset(groups)
 
 
-def user_group_names(user) -> frozenset[str]:
+def user_group_names(user: Any) -> frozenset[str]:
     """Names of the groups a user belongs to (read together with the permissions, once per request)."""
     if not getattr(user, "is_authenticated", False):
         return frozenset()

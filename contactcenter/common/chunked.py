@@ -11,6 +11,8 @@ A body over the limit is answered 413 in the JSON error shape, before Django run
 
 import io
 import json
+from collections.abc import Callable, Iterable
+from typing import IO
 
 from django.conf import settings
 
@@ -19,7 +21,7 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _read_terminated(stream, limit: int) -> bytes:
+def _read_terminated(stream: IO[bytes], limit: int) -> bytes:
     buffer = bytearray()
     while True:
         chunk = stream.read(64 * 1024)
@@ -30,7 +32,7 @@ def _read_terminated(stream, limit: int) -> bytes:
             raise BodyTooLarge
 
 
-def _read_chunked(stream, limit: int) -> bytes:
+def _read_chunked(stream: IO[bytes], limit: int) -> bytes:
     buffer = bytearray()
     while True:
         line = stream.readline(1024)
@@ -80,7 +82,7 @@ class ChunkedBodyMiddleware:
         return self.application(environ, start_response)
 
     @staticmethod
-    def _error(start_response, status: str, code: str, detail: str):
+    def _error(start_response: Callable, status: str, code: str, detail: str) -> Iterable[bytes]:
         body = json.dumps({"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]}).encode()
         start_response(
             status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]

@@ -11,8 +11,13 @@ ignored. Throttles, security logs, audit records, stored webhook events and the 
 import contextvars
 import ipaddress
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from rest_framework.request import Request
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_ip", default=None)
@@ -49,7 +54,7 @@ def ip_normalize(value: object) -> str | None:
         return None
 
 
-def request_client_ip(request) -> str | None:
+def request_client_ip(request: "HttpRequest | Request") -> str | None:
     """The client's address for this request (see the module's docstring). Works on a Django HttpRequest and on a
     DRF Request (which exposes the same META); computed once per request."""
     meta = request.META

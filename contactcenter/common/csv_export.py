@@ -20,7 +20,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _LEADING_BLANKS = " \u00a0"
 
 
-def csv_cell_neutralize(value) -> str:
+def csv_cell_neutralize(value: object) -> str:
     """The cell's text, with a `'` in front when a spreadsheet would read it as a formula."""
     text = "" if value is None else str(value)
     if text.startswith(FORMULA_TRIGGERS) or text.lstrip(_LEADING_BLANKS).startswith(FORMULA_TRIGGERS[:4]):

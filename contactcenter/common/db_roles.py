@@ -12,6 +12,7 @@ REFERENCES and TRIGGER included, is revoked table by table first), USAGE and SEL
 functions models declare in `app_role_functions`. It never owns anything, so it can neither ALTER (switch a trigger
 off), TRUNCATE nor DROP a table."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ import environ
 from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 DEFAULT_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 # Tables without a model: what the application's role may do to them.
@@ -54,7 +56,7 @@ def roles_separate(alias: str = DEFAULT_DB_ALIAS) -> bool:
 
 
 @contextmanager
-def connected_as_owner(alias: str = DEFAULT_DB_ALIAS):
+def connected_as_owner(alias: str = DEFAULT_DB_ALIAS) -> Iterator[BaseDatabaseWrapper]:
     """For the block, connection `alias` connects with the owner's user, password, host, port and options (to the same
     database name). Outside any transaction: the connection is closed before and after."""
     conn = connections[alias]
@@ -80,7 +82,8 @@ def connected_as_owner(alias: str = DEFAULT_DB_ALIAS):
 
 def _declared() -> tuple[dict[str, tuple[str, ...]], list[str]]:
     """Per table, the privileges its model declares; the functions models declare."""
-    privileges, functions = dict(TABLE_PRIVILEGES), []
+    privileges: dict[str, tuple[str, ...]] = dict(TABLE_PRIVILEGES)
+    functions: list[str] = []
     for model in apps.get_models(include_auto_created=True):
         declared = getattr(model, "app_role_privileges", None)
         if declared is not None:

@@ -13,7 +13,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework.exceptions import APIException
 
@@ -159,7 +159,7 @@ def exception_handler(exc, context):
     return ContactCenterExceptionHandler(exc, context).run()
 
 
-def _wants_json(request) -> bool:
+def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith(("/api/", "/webhooks/"))
 
 

@@ -5,6 +5,7 @@ whatever formatted its parts (python-json-logger formats `exc_info` and `stack_i
 import json
 import logging
 import re
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
@@ -36,7 +37,7 @@ def scrub_text(text: str, *, key: str = "") -> str:
     return phones_mask(text, key=key)
 
 
-def scrub_value(key: str, value):
+def scrub_value(key: str, value: Any) -> Any:
     if key.lower() not in SAFE_KEYS and SENSITIVE_KEY_RE.search(key):
         return REDACTED if value not in (None, "") else value
     if isinstance(value, str):
@@ -107,7 +108,7 @@ class JsonFormatter(_BaseJsonFormatter):
         formatted = super().formatStack(stack_info)
         return [scrub_text(line) for line in formatted] if isinstance(formatted, list) else scrub_text(formatted)
 
-    def jsonify_log_record(self, log_data) -> str:
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
         filtered = log_data.pop(_SCRUBBED, False)
         scrubbed = {}
         for key, value in log_data.items():

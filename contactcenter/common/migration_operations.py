@@ -7,11 +7,12 @@ Django operation it stands for; elsewhere than PostgreSQL (SQLite for `make run`
   (the validating scan lets writes go on)."""
 
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations import AddConstraint, AddField, AddIndex, RemoveIndex
 from django.db.models import ForeignKey, UniqueConstraint
 
 
-def _on_postgresql(schema_editor) -> bool:
+def _on_postgresql(schema_editor: BaseDatabaseSchemaEditor) -> bool:
     return schema_editor.connection.vendor == "postgresql"
 
 
@@ -66,13 +67,13 @@ class AddNullableForeignKeyOnPostgres(AddField):
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
         model = to_state.apps.get_model(app_label, self.model_name)
         field = model._meta.get_field(self.name)
-        if not isinstance(field, ForeignKey) or not field.null or field.has_default() or field.db_index:
+        if not isinstance(field, ForeignKey) or not field.null or field.has_default() or field.db_index:  # type: ignore[attr-defined]  # missing from the stubs
             raise ValueError("only a nullable foreign key without a default or an index can be added this way")
         quote = schema_editor.quote_name
         table = quote(model._meta.db_table)
         column_type = field.db_parameters(connection=schema_editor.connection)["type"]
         schema_editor.execute(f"ALTER TABLE {table} ADD COLUMN {quote(field.column)} {column_type} NULL")
-        if field.db_constraint:
+        if field.db_constraint:  # type: ignore[attr-defined]  # missing from the stubs
             foreign_key = schema_editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s")
             schema_editor.execute(f"{foreign_key} NOT VALID")
             schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {foreign_key.parts['name']}")

@@ -24,7 +24,7 @@ class ClientErrorResponseSerializer(serializers.Serializer):
     """`{"type": "client_error", "errors": [{"code", "detail", "attr"}]}`: a business rule refused the request."""
 
     type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
-    errors = ClientErrorSerializer(many=True)
+    errors = ClientErrorSerializer(many=True)  # type: ignore[assignment]  # a field named like Serializer.errors
 
 
 # --- query filters ------------------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def required_body(schema: dict) -> dict:
 
 # --- links --------------------------------------------------------------------------------------------------------
 def _link(operation_id: str, description: str, *, parameters: dict | None = None, body: dict | None = None) -> dict:
-    link = {"operationId": operation_id, "description": description}
+    link: dict[str, object] = {"operationId": operation_id, "description": description}
     if parameters:
         link["parameters"] = parameters
     if body:

@@ -19,6 +19,8 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterable
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -41,13 +43,13 @@ class BodyUnreadable(ValueError):
         self.code, self.detail = code, detail
 
 
-def _int_or_infinity(digits: str):
+def _int_or_infinity(digits: str) -> int | float:
     # An integer longer than Python converts (sys.get_int_max_str_digits) is read as an overflowing number.
     limit = sys.get_int_max_str_digits()
     return int(digits) if not limit or len(digits.lstrip("-")) <= limit else math.inf
 
 
-def json_body_parse(raw: bytes | str):
+def json_body_parse(raw: bytes | str) -> Any:
     """The JSON value of a body, as Python's parser reads it: NaN, Infinity and numbers too large for a float (or an
     int) come back as non-finite floats. Raises BodyUnreadable: `invalid_json` (not UTF-8, not JSON),
     `json_too_deep` (deeper than the parser can go; check JSON_MAX_DEPTH with `json_storable` or
@@ -83,7 +85,7 @@ def _text_unstorable(text: str) -> bool:
     return False
 
 
-def _scan(value, max_depth: int | None) -> bool:
+def _scan(value: object, max_depth: int | None) -> bool:
     """Walk `value` without recursion (and without a function call per item: it runs on every delivery): True when
     PostgreSQL cannot store it as it is. Raises BodyUnreadable(`json_too_deep`) when arrays and objects nest deeper
     than `max_depth`."""
@@ -102,7 +104,7 @@ def _scan(value, max_depth: int | None) -> bool:
                     if type(key) is not str or text_unstorable(key):
                         unstorable = True
                         break
-            items = container.values()
+            items: Iterable[Any] = container.values()
         else:
             items = container
         for item in items:
@@ -122,7 +124,7 @@ def _scan(value, max_depth: int | None) -> bool:
     return unstorable
 
 
-def _number_unstorable(value) -> bool:
+def _number_unstorable(value: object) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
 
 
@@ -138,7 +140,7 @@ def _storable_copy(value):
     if not isinstance(value, dict | list | tuple):
         return _storable_scalar(value)
     root: dict | list = {} if isinstance(value, dict) else []
-    stack = [(value, root)]
+    stack: list[tuple[Any, Any]] = [(value, root)]
     while stack:
         source, target = stack.pop()
         items = source.items() if isinstance(source, dict) else enumerate(source)
@@ -155,7 +157,7 @@ def _storable_copy(value):
     return root
 
 
-def json_storable(value, *, max_depth: int | None = None) -> tuple[object, bool]:
+def json_storable(value: object, *, max_depth: int | None = None) -> tuple[object, bool]:
     """(`value` as PostgreSQL can store it in JSONB, whether that changed anything): NUL characters and lone
     surrogates become U+FFFD (in keys too), NaN and infinite numbers null, keys strings, tuples lists. A value that
     is fine is returned as it is (checked without copying it). With `max_depth`, BodyUnreadable(`json_too_deep`) for
@@ -165,7 +167,7 @@ def json_storable(value, *, max_depth: int | None = None) -> tuple[object, bool]
     return _storable_copy(value), True
 
 
-def json_unstorable_reason(value, *, max_depth: int | None = None) -> str:
+def json_unstorable_reason(value: object, *, max_depth: int | None = None) -> str:
     """Why PostgreSQL could not store `value` ("" when it can); BodyUnreadable(`json_too_deep`) as json_storable."""
     if not _scan(value, max_depth):
         return ""
@@ -194,7 +196,7 @@ def form_body_load(raw: bytes, *, max_fields: int | None = None) -> tuple[dict, 
             form[key] = [*form[key], value] if isinstance(form[key], list) else [form[key], value]
         else:
             form[key] = value
-    return json_storable(form)
+    return cast("tuple[dict, bool]", json_storable(form))  # a dict comes back a dict
 
 
 class JSONParser(parsers.JSONParser):
@@ -203,7 +205,7 @@ class JSONParser(parsers.JSONParser):
     surrogates)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = parsers.get_encoding(parser_context or {})
+        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]  # not in DRF's stubs
         # Every error keeps DRF's code, `parse_error`: the one the OpenAPI document lists for these 400s.
         try:
             text = codecs.getreader(encoding)(stream).read()

@@ -60,9 +60,10 @@ def phone_normalize(raw: object) -> str:
         parsed = phonenumbers.parse(digits, None)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber("not an international phone number") from exc
-    if phonenumbers.region_code_for_country_code(parsed.country_code) == "ZZ":
+    country_code = parsed.country_code or 0  # parse() always sets it; 0 would be no country ("ZZ") as None is
+    if phonenumbers.region_code_for_country_code(country_code) == "ZZ":
         raise InvalidPhoneNumber("unknown country calling code")
-    canonical = _canonical(parsed.country_code, str(parsed.national_number), digits)
+    canonical = _canonical(country_code, str(parsed.national_number), digits)
     if canonical != digits:
         return canonical
     if not phonenumbers.is_possible_number(parsed):

@@ -10,6 +10,8 @@ role of an API key:
 A superuser counts as a supervisor. Someone holding several roles gets the widest that is not narrowed: an agent who
 is also a supervisor or an auditor sees everything; an auditor never changes anything in the back office."""
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -35,8 +37,9 @@ METRICS_READERS = (Role.SUPERVISOR, Role.AUDITOR)
 OTP_CALLERS = (Role.SUPERVISOR, Role.AGENT, Role.INTEGRATION)
 
 
-def user_roles(user) -> frozenset[str]:
-    """The roles of a principal: an API client's key role, a superuser's `supervisor`, else its role groups."""
+def user_roles(user: Any) -> frozenset[str]:
+    """The roles of a principal: an API client's key role, a superuser's `supervisor`, else its role groups. A principal
+    is what `request.user` holds: a user, an API client (`accounts.authentication.ApiClient`), AnonymousUser, None."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
     if getattr(user, "api_key", None) is not None:
@@ -51,14 +54,14 @@ def roles_see_only_assigned(roles: frozenset[str]) -> bool:
     return Role.AGENT in roles and not roles & {Role.SUPERVISOR, Role.AUDITOR}
 
 
-def is_supervisor(user) -> bool:
+def is_supervisor(user: Any) -> bool:
     return Role.SUPERVISOR in user_roles(user)
 
 
-def is_auditor(user) -> bool:
+def is_auditor(user: Any) -> bool:
     """Read-only in the back office: an auditor who is not a superuser may change nothing there."""
     return Role.AUDITOR in user_roles(user)
 
 
-def sees_only_assigned(user) -> bool:
+def sees_only_assigned(user: Any) -> bool:
     return roles_see_only_assigned(user_roles(user))

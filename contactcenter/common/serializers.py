@@ -3,6 +3,9 @@ and `pii_masked_in_context` for free-form data that may carry numbers (a message
 its tool calls). One decision per response (`pii_visible_in_context`), one masking function
 (`contactcenter.common.masking.phones_mask`)."""
 
+from collections.abc import Mapping
+from typing import Any, cast
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -14,7 +17,7 @@ from contactcenter.common.pii import phone_mask
 PII_VISIBLE_CONTEXT_KEY = "pii_visible"
 
 
-def pii_visible_in_context(context: dict) -> bool:
+def pii_visible_in_context(context: Mapping[str, Any]) -> bool:
     """Whether phones are shown in clear for this serializer context (decided once, then kept in the context)."""
     if PII_VISIBLE_CONTEXT_KEY not in context:
         request = context.get("request")
@@ -24,7 +27,7 @@ def pii_visible_in_context(context: dict) -> bool:
             from contactcenter.common.permissions import caller_may_see_pii
 
             visible = caller_may_see_pii(request)
-        context[PII_VISIBLE_CONTEXT_KEY] = visible
+        cast(dict, context)[PII_VISIBLE_CONTEXT_KEY] = visible  # a serializer's context is a dict (a Mapping to DRF)
     return bool(context[PII_VISIBLE_CONTEXT_KEY])
 
 
@@ -49,7 +52,7 @@ class MaskedPhoneField(serializers.ReadOnlyField):
         return phone_mask(value)
 
 
-def pii_masked_in_context(value, context: dict):
+def pii_masked_in_context(value: Any, context: Mapping[str, Any]) -> Any:
     """`value` (any JSON value or text) as this serializer context may see it: in clear when it may see PII, else with
     every phone number in it masked."""
     if value in (None, "") or pii_visible_in_context(context):

@@ -2,13 +2,14 @@
 
 import logging
 import time
+from typing import Any
 
 from django.db import transaction
 
 logger = logging.getLogger("contactcenter.tasks")
 
 
-def enqueue(task, *args, countdown: float | None = None, **kwargs) -> bool:
+def enqueue(task: Any, *args: Any, countdown: float | None = None, **kwargs: Any) -> bool:
     """Publish `task` now. Returns False (and logs) instead of raising when the broker cannot be reached: the caller's
     row is the source of truth, and a periodic sweeper publishes it again."""
     started = time.perf_counter()
@@ -27,6 +28,6 @@ def enqueue(task, *args, countdown: float | None = None, **kwargs) -> bool:
     return True
 
 
-def enqueue_on_commit(task, *args, countdown: float | None = None, **kwargs) -> None:
+def enqueue_on_commit(task: Any, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
     """Publish `task` once the current transaction commits (at once when there is none)."""
     transaction.on_commit(lambda: enqueue(task, *args, countdown=countdown, **kwargs))

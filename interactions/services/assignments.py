@@ -4,6 +4,7 @@ and recording unmasked reads.
 A change locks the row, checks the rules, saves named fields and writes its audit records in the same transaction."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ class _Unchanged:
 UNCHANGED = _Unchanged()
 
 
-def _assignable_check(user) -> None:
+def _assignable_check(user: User) -> None:
     """An interaction goes only to an active user in the agent or supervisor group."""
     assignable = (
         get_user_model()
@@ -72,7 +73,7 @@ def interaction_update(
     *,
     interaction: Interaction,
     actor: Actor,
-    assignee=UNCHANGED,
+    assignee: User | _Unchanged | None = UNCHANGED,
     status: str | None = None,
     ip_address: str | None = None,
 ) -> Interaction:
@@ -82,9 +83,10 @@ def interaction_update(
     Refuses (InvalidInput) an assignee who is not an active agent or supervisor, an unknown status, the status it
     already has or a transition not allowed; Conflict when it is already in a final status. Reaching a final status
     sets `ended_at` if it was not set. An assignment to the agent it already has changes (and records) nothing."""
-    assigning = assignee is not UNCHANGED
-    if assigning and assignee is not None:
-        _assignable_check(assignee)
+    target: User | None = None if isinstance(assignee, _Unchanged) else assignee
+    assigning = not isinstance(assignee, _Unchanged)
+    if target is not None:
+        _assignable_check(target)
     if status is not None and status not in ALLOWED_STATUS_TRANSITIONS:
         raise InvalidInput(f"Unknown status {status!r}.", code="invalid_status", attr="status")
     changed: list[str] = []
@@ -92,9 +94,9 @@ def interaction_update(
     with transaction.atomic():
         locked = Interaction.objects.select_for_update().get(pk=interaction.pk)
         if assigning:
-            previous, new = locked.assigned_agent_id, (assignee.pk if assignee is not None else None)
+            previous, new = locked.assigned_agent_id, (target.pk if target is not None else None)
             if previous != new:
-                locked.assigned_agent = assignee
+                locked.assigned_agent = target
                 changed.append("assigned_agent")
                 records.append((AuditAction.INTERACTION_ASSIGNED, {"from_agent": previous, "to_agent": new}))
         if status is not None:

@@ -9,9 +9,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from contactcenter.common.db import advisory_xact_lock
@@ -124,7 +126,7 @@ def call_upsert(*, call: NormalizedCall) -> Interaction:
         for name in _CALL_TEXT_FIELDS:
             value = getattr(call, name)
             if value:
-                setattr(detail, name, str(value)[: CallDetail._meta.get_field(name).max_length or None])
+                setattr(detail, name, str(value)[: cast(Field, CallDetail._meta.get_field(name)).max_length or None])
         for name in _CALL_VALUE_FIELDS:
             value = getattr(call, name)
             if value is not None:
@@ -178,7 +180,7 @@ def call_recording_attach(*, audio: NormalizedCallAudio) -> tuple[Interaction, s
         )
         detail = CallDetail.objects.select_for_update().get(interaction=interaction)
         if detail.recording and detail.metadata.get("recording_sha256") == digest:
-            return interaction, detail.recording.name
+            return interaction, detail.recording.name or ""  # a stored file has a name
         safe_id = "".join(ch for ch in audio.conversation_id if ch.isalnum() or ch in "-_")[:100] or "call"
         detail.recording.save(f"{safe_id}.{audio.extension}", ContentFile(audio.audio), save=False)
         detail.has_audio = True
@@ -190,4 +192,4 @@ def call_recording_attach(*, audio: NormalizedCallAudio) -> tuple[Interaction, s
             "call_recording_stored",
             extra={"interaction_id": str(interaction.pk), "bytes": len(audio.audio), "file": detail.recording.name},
         )
-    return interaction, detail.recording.name
+    return interaction, detail.recording.name or ""  # a stored file has a name

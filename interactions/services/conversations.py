@@ -1,6 +1,7 @@
 """Interactions as conversations: finding the customer's open one, or opening a new one."""
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Q
@@ -16,7 +17,8 @@ OPEN_STATUSES = (InteractionStatus.OPEN, InteractionStatus.IN_PROGRESS)
 
 
 def channel_provider(channel: str) -> str:
-    return {Channel.SMS: "twilio", Channel.WHATSAPP: "builderbot"}.get(channel, "")
+    providers: dict[str, str] = {Channel.SMS: "twilio", Channel.WHATSAPP: "builderbot"}
+    return providers.get(channel, "")
 
 
 def interaction_open_or_continue(
@@ -65,7 +67,7 @@ def interaction_open_or_continue(
         return interaction, True
 
 
-def interaction_touch(*, interaction_id, at: datetime | None = None) -> None:
+def interaction_touch(*, interaction_id: UUID | str, at: datetime | None = None) -> None:
     """Move `last_activity_at` forward (never back)."""
     at = at or timezone.now()
     Interaction.objects.filter(pk=interaction_id).filter(

@@ -17,10 +17,12 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from contactcenter.common.tasks import enqueue_on_commit
@@ -53,7 +55,7 @@ class DeliveryOutcome:
     retry_in: float | None = None
 
 
-def delivery_backend_for(channel: str):
+def delivery_backend_for(channel: str) -> Any:
     """The send backend of a channel, by SMS_BACKEND / WHATSAPP_BACKEND (`auto`: the provider when configured)."""
     choice = settings.SMS_BACKEND if channel == Channel.SMS else settings.WHATSAPP_BACKEND
     if choice == "console":
@@ -102,7 +104,7 @@ def _outbound(message: Message) -> OutboundMessage:
     )
 
 
-def _log(message: Message, outcome: str, **extra) -> None:
+def _log(message: Message, outcome: str, **extra: Any) -> None:
     logger.info(
         "message_delivery",
         extra={
@@ -175,7 +177,7 @@ def _accepted(message: Message, result: SendResult, *, backend_name: str) -> Del
     return DeliveryOutcome("sent")
 
 
-def _lookup(backend, message: Message) -> SendResult | None:
+def _lookup(backend: Any, message: Message) -> SendResult | None:
     """The provider's copy of a message an earlier, uncertain attempt may have created (ids we already hold aside)."""
     found = backend.lookup(_outbound(message), since=message.queued_at or message.created_at)
     if found and found.provider_message_id:
@@ -185,7 +187,7 @@ def _lookup(backend, message: Message) -> SendResult | None:
     return found
 
 
-def message_deliver(*, message_id) -> DeliveryOutcome:
+def message_deliver(*, message_id: UUID | str) -> DeliveryOutcome:
     """Send one queued outbound message. Returns what happened: `sent`, `skipped` (not queued any more, or gone),
     `failed`, or `retry` with the delay the caller should wait before waking it again."""
     now = timezone.now()
@@ -314,7 +316,7 @@ def _twilio_backend():
     return TwilioSmsBackend()
 
 
-def message_reconcile(*, message_id) -> bool:
+def message_reconcile(*, message_id: UUID | str) -> bool:
     """Fetch an SMS's status from Twilio now and apply it with the forward-only rule of the status webhook.
     Returns whether the status moved. Raises Unavailable (not configured) or ProviderFailed when Twilio cannot be
     asked."""
@@ -345,7 +347,9 @@ def message_reconcile(*, message_id) -> bool:
     return change.applied
 
 
-def sms_reconcile_candidates(*, older_than: timedelta, limit: int, now: datetime | None = None):
+def sms_reconcile_candidates(
+    *, older_than: timedelta, limit: int, now: datetime | None = None
+) -> QuerySet[Message, UUID]:
     """Twilio SMS stuck in a non-final status (`sending`, `sent`) for longer than `older_than`, not checked within
     `older_than` either, and not older than SMS_RECONCILE_MAX_AGE_SECONDS (a carrier that never reports is not a
     failure: after that age we stop asking). Oldest first."""

@@ -3,6 +3,7 @@ customer's open WhatsApp interaction."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,7 +36,7 @@ class NormalizedWhatsAppMessage:
 OUTBOUND_ECHO_WINDOW = timedelta(minutes=10)
 
 
-def _outbound_echo(*, interaction_id, body: str, at: datetime) -> Message | None:
+def _outbound_echo(*, interaction_id: UUID | str, body: str, at: datetime) -> Message | None:
     if not body:
         return None
     echo = (

@@ -5,6 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -24,7 +25,7 @@ from .conversations import channel_provider, interaction_open_or_continue, inter
 
 logger = logging.getLogger(__name__)
 
-_STATUS_TIMESTAMP_FIELD = {
+_STATUS_TIMESTAMP_FIELD: dict[str, str] = {
     MessageStatus.SENT: "sent_at",
     MessageStatus.DELIVERED: "delivered_at",
     MessageStatus.READ: "read_at",
@@ -43,7 +44,7 @@ class MessageStatusChange:
 def message_status_apply(
     *,
     status: str,
-    message_id=None,
+    message_id: UUID | str | None = None,
     provider_message_id: str | None = None,
     at: datetime | None = None,
     provider_status: str = "",
@@ -189,7 +190,7 @@ RESENDABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
 RESENT_ONCE = "message_resent_once"  # the unique constraint on Message.resent_from
 
 
-def message_resend(*, message_id, actor: Actor) -> Message:
+def message_resend(*, message_id: UUID | str, actor: Actor) -> Message:
     """Queue a failed or undelivered outbound message again, as a new Message with the same body, media and purpose
     on the same interaction. A message is resent at most once (a resend that fails can itself be resent); sensitive
     messages (OTP codes) are never resent: their body is gone, and the customer asks for a new code instead.

@@ -2,13 +2,14 @@
 interaction (otp.services) and the voice agent's verification of a caller (voice_call_verified_mark) both call it."""
 
 from datetime import datetime
+from uuid import UUID
 
 from django.utils import timezone
 
 from ..models import Interaction
 
 
-def interaction_verified_mark(*, interaction_id, challenge_id, at: datetime) -> bool:
+def interaction_verified_mark(*, interaction_id: UUID | str, challenge_id: UUID | str, at: datetime) -> bool:
     """Record that the interaction's customer was verified at `at` by the OTP challenge `challenge_id`. A later
     verification by another challenge replaces the earlier one; the same challenge again writes nothing. One
     conditional UPDATE; returns whether it wrote."""

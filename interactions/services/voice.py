@@ -5,6 +5,7 @@ verified, and the little a voice agent may know of a caller before they are veri
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Q
@@ -19,7 +20,7 @@ from .verification import interaction_verified_mark
 _NOT_DIGITS = re.compile(r"\D")
 
 
-def phone_or_empty(raw) -> str:
+def phone_or_empty(raw: object) -> str:
     """E.164, or "" for anything that is not a phone number (withheld numbers, WhatsApp ids that are not numbers…)."""
     try:
         return phone_normalize(raw) if raw else ""
@@ -27,7 +28,7 @@ def phone_or_empty(raw) -> str:
         return ""
 
 
-def spoken_digits(value, *, length: int) -> str:
+def spoken_digits(value: object, *, length: int) -> str:
     """The digits a caller read aloud, as the agent passed them: "1 2 3 4 5 6", "123-456", "123 456", 123456, a list
     of parts. A JSON number lost its leading zeros, so it is padded back to `length`. Returns only the digits (the
     caller checks their count)."""
@@ -81,7 +82,9 @@ def voice_call_open(
     )
 
 
-def voice_call_verified_mark(*, provider: str, conversation_id: str, challenge_id, at: datetime) -> Interaction:
+def voice_call_verified_mark(
+    *, provider: str, conversation_id: str, challenge_id: UUID | str, at: datetime
+) -> Interaction:
     """Record on the call's interaction that the caller proved their number with `challenge_id` (creating the
     interaction if needed). A later verification of the same call replaces the earlier one."""
     with transaction.atomic():

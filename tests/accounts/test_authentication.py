@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey
 from audit.models import AuditLog
 from backoffice.admin.accounts import ApiKeyAdmin
-from tests.api.helpers import key_client, make_user, totp_code
+from tests.api.helpers import key_client, totp_code
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -96,7 +97,7 @@ def test_no_credentials_is_401_with_a_challenge():
 
 
 def test_the_admin_shows_a_new_key_once_and_revokes_keys_with_an_audit_record():
-    supervisor = make_user("supervisor", is_staff=True)
+    supervisor = UserFactory(roles=["supervisor"], staff=True)
     request = RequestFactory().post("/admin/accounts/apikey/add/")
     request.user = supervisor
     request.session = {}
@@ -119,7 +120,7 @@ def test_the_admin_shows_a_new_key_once_and_revokes_keys_with_an_audit_record():
 
 
 def test_jwt_obtain_use_and_refresh():
-    user = make_user("auditor", username="ana")
+    user = UserFactory(username="ana", roles=["auditor"])
     client = APIClient()
     tokens = client.post(
         "/api/auth/token",
@@ -134,7 +135,7 @@ def test_jwt_obtain_use_and_refresh():
 
 
 def test_jwt_wrong_password_and_bad_tokens_are_401():
-    make_user("auditor", username="ana")
+    UserFactory(username="ana", roles=["auditor"])
     response = APIClient().post("/api/auth/token", {"username": "ana", "password": "wrong"}, format="json")
     _assert_401(response, code="invalid_credentials")  # one code for every refusal (security review item 1)
     _assert_401(
@@ -147,7 +148,7 @@ def test_jwt_wrong_password_and_bad_tokens_are_401():
 
 
 def test_jwt_of_a_deactivated_user_is_401():
-    user = make_user("auditor", username="gone")
+    user = UserFactory(username="gone", roles=["auditor"])
     tokens = (
         APIClient()
         .post(
@@ -170,11 +171,11 @@ def test_jwt_of_a_deactivated_user_is_401():
 def test_staff_sessions_work_and_other_sessions_do_not(settings):
     # The second factor can be off only in development (DEBUG on), as in the admin itself.
     settings.DEBUG, settings.ADMIN_2FA_REQUIRED = True, False
-    staff = make_user("auditor", is_staff=True)
+    staff = UserFactory(roles=["auditor"], staff=True)
     client = APIClient()
     client.force_login(staff)
     assert client.get(LIST).status_code == 200
-    plain = make_user("auditor")
+    plain = UserFactory(roles=["auditor"])
     client = APIClient()
     client.force_login(plain)
     assert client.get(LIST).status_code == 401
@@ -202,7 +203,7 @@ def test_the_migration_created_the_four_role_groups_and_only_supervisors_see_pii
 def test_a_superuser_counts_as_supervisor():
     from tests.api.helpers import user_client
 
-    admin = make_user(None, username="root")
+    admin = UserFactory(username="root")
     admin.is_superuser = True
     admin.save(update_fields=["is_superuser"])
     assert user_client(admin).get("/api/audit-logs").status_code == 200
@@ -220,7 +221,7 @@ def test_api_keys_never_hold_the_agent_role():
 def test_a_staff_session_without_the_second_factor_is_not_enough(settings):
     settings.ADMIN_2FA_REQUIRED = True
     client = APIClient()
-    client.force_login(make_user("auditor", is_staff=True))  # password only: no TOTP step
+    client.force_login(UserFactory(roles=["auditor"], staff=True))  # password only: no TOTP step
     assert client.get(LIST).status_code == 401
 
 
@@ -229,7 +230,7 @@ def test_a_staff_session_that_passed_the_second_factor_works(settings):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     settings.ADMIN_2FA_REQUIRED = True
-    staff = make_user("auditor", is_staff=True)
+    staff = UserFactory(roles=["auditor"], staff=True)
     device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
     client = APIClient()
     client.force_login(staff)
@@ -249,7 +250,7 @@ def test_role_groups_come_back_after_a_flush():
 def test_a_user_with_a_second_factor_device_can_be_deleted():
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    user = make_user(username="leaving", is_staff=True)
+    user = UserFactory(username="leaving", staff=True)
     TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     user.delete()  # the device goes with it; ending its tokens must not recreate rows for a deleted user
     assert not TOTPDevice.objects.exists()
@@ -261,7 +262,7 @@ def test_removing_a_second_factor_device_ends_the_users_tokens():
     from accounts.models import AccountSecurity
     from audit.models import AuditLog
 
-    user = make_user(username="ana-device")
+    user = UserFactory(username="ana-device")
     TOTPDevice.objects.create(user=user, name="phone", confirmed=True).delete()
     assert AccountSecurity.objects.get(user=user).token_generation == 1
     assert AuditLog.objects.get(action="auth.tokens_revoked").data == {"reason": "second_factor_removed"}

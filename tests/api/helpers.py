@@ -1,29 +1,13 @@
-"""Callers of every role and interactions to read, shared by the API, accounts and metrics tests."""
-
-import itertools
+"""Callers of every role, shared by the API, accounts and metrics tests (their data: tests/factories.py)."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from interactions.models import Interaction
+from tests.factories import PASSWORD, UserFactory
 
 ROLES = ("supervisor", "agent", "auditor", "integration")
-_counter = itertools.count(1)
-
-
-def make_user(
-    role: str | None = None, *, username: str | None = None, is_staff: bool = False, password: str = "pw-Secret-123"
-):
-    user = get_user_model().objects.create_user(
-        username=username or f"{role or 'nobody'}-{next(_counter)}", password=password, is_staff=is_staff
-    )
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 def totp_code(user) -> str:
@@ -42,7 +26,7 @@ def user_client(user) -> APIClient:
     client = APIClient()
     response = client.post(
         "/api/auth/token",
-        {"username": user.username, "password": "pw-Secret-123", "otp_token": totp_code(user)},
+        {"username": user.username, "password": PASSWORD, "otp_token": totp_code(user)},
         format="json",
     )
     assert response.status_code == 200, response.content
@@ -63,22 +47,7 @@ def role_client(role: str | None) -> APIClient:
         return APIClient()
     if role == "integration":
         return key_client(role)[0]
-    return user_client(make_user(role))
-
-
-def make_interaction(**kwargs) -> Interaction:
-    defaults = {
-        "channel": "sms",
-        "direction": "outbound",
-        "provider": "twilio",
-        "customer_phone": "+5215512345678",
-    }
-    created_at = kwargs.pop("created_at", None)
-    interaction = Interaction.objects.create(**{**defaults, **kwargs})
-    if created_at is not None:
-        Interaction.objects.filter(pk=interaction.pk).update(created_at=created_at)
-        interaction.created_at = created_at
-    return interaction
+    return user_client(UserFactory(roles=[role]))
 
 
 @pytest.fixture(autouse=True)

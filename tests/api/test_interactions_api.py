@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from interactions.models import CallDetail, Message
+from tests.factories import InteractionFactory, UserFactory
 from webhooks.models import InteractionEvent
 
-from .helpers import key_client, make_interaction, make_user, role_client, user_client
+from .helpers import key_client, role_client, user_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -43,7 +44,7 @@ def test_list_without_credentials_is_401_in_the_standard_shape():
 
 
 def test_a_user_without_a_role_is_403_in_the_standard_shape():
-    response = user_client(make_user(None)).get("/api/interactions")
+    response = user_client(UserFactory()).get("/api/interactions")
     assert response.status_code == 403
     body = response.json()
     assert body["type"] == "client_error"
@@ -51,10 +52,10 @@ def test_a_user_without_a_role_is_403_in_the_standard_shape():
 
 
 def test_agents_see_only_the_interactions_assigned_to_them():
-    agent = make_user("agent")
-    mine = make_interaction(assigned_agent=agent)
-    theirs = make_interaction(assigned_agent=make_user("agent"))
-    make_interaction()
+    agent = UserFactory(roles=["agent"])
+    mine = InteractionFactory(assigned_agent=agent)
+    theirs = InteractionFactory(assigned_agent=UserFactory(roles=["agent"]))
+    InteractionFactory()
     client = user_client(agent)
     assert _ids(client.get("/api/interactions")) == [str(mine.pk)]
     assert client.get(f"/api/interactions/{mine.pk}").status_code == 200
@@ -62,10 +63,10 @@ def test_agents_see_only_the_interactions_assigned_to_them():
 
 
 def test_agents_may_not_assign():
-    agent = make_user("agent")
-    interaction = make_interaction(assigned_agent=agent)
+    agent = UserFactory(roles=["agent"])
+    interaction = InteractionFactory(assigned_agent=agent)
     response = user_client(agent).patch(
-        f"/api/interactions/{interaction.pk}", {"assigned_agent": make_user("agent").pk}, format="json"
+        f"/api/interactions/{interaction.pk}", {"assigned_agent": UserFactory(roles=["agent"]).pk}, format="json"
     )
     assert response.status_code == 403
 
@@ -77,8 +78,8 @@ def test_agents_may_not_assign():
     ("role", "expected"), [("supervisor", PHONE), ("agent", MASKED), ("auditor", MASKED), ("integration", MASKED)]
 )
 def test_phones_are_masked_unless_the_caller_may_see_pii(role, expected):
-    agent = make_user("agent")
-    interaction = make_interaction(assigned_agent=agent)
+    agent = UserFactory(roles=["agent"])
+    interaction = InteractionFactory(assigned_agent=agent)
     Message.objects.create(
         interaction=interaction, channel="sms", direction="outbound", status="sent", provider="twilio", to_phone=PHONE
     )
@@ -90,14 +91,14 @@ def test_phones_are_masked_unless_the_caller_may_see_pii(role, expected):
 
 
 def test_an_api_key_whose_role_may_see_pii_gets_clear_numbers():
-    make_interaction()
+    InteractionFactory()
     client, _ = key_client("supervisor")
     assert client.get("/api/interactions").json()["results"][0]["customer_phone"] == PHONE
 
 
 def test_masking_off_shows_numbers_to_everyone(settings):
     settings.PII_MASKING_ENABLED = False
-    interaction = make_interaction()
+    interaction = InteractionFactory()
     client = role_client("integration")
     assert client.get("/api/interactions").json()["results"][0]["customer_phone"] == PHONE
     assert client.get(f"/api/interactions/{interaction.pk}").json()["customer_phone"] == PHONE
@@ -105,12 +106,12 @@ def test_masking_off_shows_numbers_to_everyone(settings):
 
 
 def test_unmasked_reads_are_audited_and_masked_ones_are_not():
-    interaction = make_interaction()
+    interaction = InteractionFactory()
     role_client("auditor").get(f"/api/interactions/{interaction.pk}")
     role_client("auditor").get("/api/interactions")
     assert not AuditLog.objects.filter(action__startswith="interaction.pii").exists()
 
-    supervisor = make_user("supervisor")
+    supervisor = UserFactory(roles=["supervisor"])
     client = user_client(supervisor)
     client.get(f"/api/interactions/{interaction.pk}")
     client.get("/api/interactions")
@@ -122,9 +123,9 @@ def test_unmasked_reads_are_audited_and_masked_ones_are_not():
 
 
 def test_phone_filter_takes_the_full_number_and_finds_masked_and_redacted_rows():
-    wanted = make_interaction()
-    make_interaction(customer_phone="+5215599990000")
-    redacted = make_interaction()
+    wanted = InteractionFactory()
+    InteractionFactory(customer_phone="+5215599990000")
+    redacted = InteractionFactory()
     redacted.customer_phone = MASKED  # what redaction leaves; the hash stays
     redacted.redacted_at = timezone.now()
     redacted.save(update_fields=["customer_phone", "redacted_at"])
@@ -148,15 +149,15 @@ def test_a_bad_phone_filter_is_a_400_naming_the_field():
 
 def test_filters():
     now = timezone.now()
-    agent = make_user("agent")
-    call = make_interaction(
+    agent = UserFactory(roles=["agent"])
+    call = InteractionFactory(
         channel="call",
         direction="inbound",
         provider="elevenlabs",
         external_id="conv_1",
         created_at=now - timedelta(days=2),
     )
-    whatsapp = make_interaction(
+    whatsapp = InteractionFactory(
         channel="whatsapp",
         direction="inbound",
         provider="builderbot",
@@ -164,7 +165,7 @@ def test_filters():
         assigned_agent=agent,
         created_at=now - timedelta(days=1),
     )
-    sms = make_interaction(created_at=now)
+    sms = InteractionFactory(created_at=now)
     client = role_client("supervisor")
 
     def ids(**params):
@@ -195,12 +196,12 @@ def test_invalid_filters_are_400(params):
 
 def test_keyset_pagination_is_newest_first_and_stable_under_inserts():
     now = timezone.now()
-    rows = [make_interaction(created_at=now - timedelta(minutes=n)) for n in range(5)]
+    rows = [InteractionFactory(created_at=now - timedelta(minutes=n)) for n in range(5)]
     client = role_client("integration")
     first = client.get("/api/interactions", {"page_size": 2}).json()
     assert first["previous"] is None
     assert _ids_of(first) == [str(rows[0].pk), str(rows[1].pk)]
-    make_interaction()  # a new one arriving does not shift the next page
+    InteractionFactory()  # a new one arriving does not shift the next page
     second = client.get(first["next"]).json()
     assert _ids_of(second) == [str(rows[2].pk), str(rows[3].pk)]
     third = client.get(second["next"]).json()
@@ -212,7 +213,7 @@ def test_keyset_pagination_is_newest_first_and_stable_under_inserts():
 
 def test_ties_on_created_at_are_broken_by_id():
     at = timezone.now()
-    rows = [make_interaction(created_at=at) for _ in range(3)]
+    rows = [InteractionFactory(created_at=at) for _ in range(3)]
     client = role_client("integration")
     seen = []
     url, params = "/api/interactions", {"page_size": 1}
@@ -238,9 +239,9 @@ def _list_queries(client, count):
 
 @pytest.mark.parametrize("role", ["supervisor", "integration"])
 def test_a_page_of_50_costs_the_same_queries_as_a_page_of_5(role):
-    agents = [make_user("agent") for _ in range(3)]
+    agents = [UserFactory(roles=["agent"]) for _ in range(3)]
     for n in range(50):
-        make_interaction(assigned_agent=agents[n % 3])
+        InteractionFactory(assigned_agent=agents[n % 3])
     client = role_client(role)
     client.get("/api/interactions", {"page_size": 1})  # warm: the key's last-used stamp, JWT user lookups
     assert _list_queries(client, 5) == _list_queries(client, 50)
@@ -250,7 +251,7 @@ def test_a_page_of_50_costs_the_same_queries_as_a_page_of_5(role):
 
 
 def test_detail_has_messages_call_detail_and_event_summary():
-    interaction = make_interaction(channel="call", direction="inbound", provider="elevenlabs", external_id="conv_9")
+    interaction = InteractionFactory(channel="call", direction="inbound", provider="elevenlabs", external_id="conv_9")
     CallDetail.objects.create(
         interaction=interaction,
         conversation_id="conv_9",
@@ -259,7 +260,7 @@ def test_detail_has_messages_call_detail_and_event_summary():
         recording_url="https://example.com/rec.mp3",
         customer_number=PHONE,
     )
-    sms = make_interaction()
+    sms = InteractionFactory()
     Message.objects.create(
         interaction=sms,
         channel="sms",
@@ -319,8 +320,8 @@ def test_unknown_interaction_is_404_json():
 
 
 def test_supervisor_assigns_and_changes_status_and_each_change_is_audited():
-    supervisor, agent = make_user("supervisor"), make_user("agent")
-    interaction = make_interaction()
+    supervisor, agent = UserFactory(roles=["supervisor"]), UserFactory(roles=["agent"])
+    interaction = InteractionFactory()
     client = user_client(supervisor)
     response = client.patch(
         f"/api/interactions/{interaction.pk}", {"assigned_agent": agent.pk, "status": "in_progress"}, format="json"
@@ -346,7 +347,7 @@ def test_supervisor_assigns_and_changes_status_and_each_change_is_audited():
 
 
 def test_transitions_out_of_a_final_status_are_409():
-    interaction = make_interaction(status="completed")
+    interaction = InteractionFactory(status="completed")
     response = role_client("supervisor").patch(f"/api/interactions/{interaction.pk}", {"status": "open"}, format="json")
     assert response.status_code == 409
     assert response.json() == {
@@ -367,7 +368,7 @@ def test_transitions_out_of_a_final_status_are_409():
     ],
 )
 def test_refused_changes_are_400_naming_the_field(payload, attr, code):
-    interaction = make_interaction()
+    interaction = InteractionFactory()
     response = role_client("supervisor").patch(f"/api/interactions/{interaction.pk}", payload, format="json")
     assert response.status_code == 400
     body = response.json()
@@ -377,8 +378,8 @@ def test_refused_changes_are_400_naming_the_field(payload, attr, code):
 
 
 def test_only_agents_and_supervisors_can_be_assigned_and_a_refusal_changes_nothing():
-    interaction = make_interaction()
-    auditor = make_user("auditor")
+    interaction = InteractionFactory()
+    auditor = UserFactory(roles=["auditor"])
     response = role_client("supervisor").patch(
         f"/api/interactions/{interaction.pk}", {"assigned_agent": auditor.pk, "status": "in_progress"}, format="json"
     )
@@ -389,7 +390,7 @@ def test_only_agents_and_supervisors_can_be_assigned_and_a_refusal_changes_nothi
 
 
 def test_put_and_delete_are_not_allowed():
-    interaction = make_interaction()
+    interaction = InteractionFactory()
     client = role_client("supervisor")
     assert (
         client.put(f"/api/interactions/{interaction.pk}", {"status": "in_progress"}, format="json").status_code == 405
@@ -401,7 +402,7 @@ def test_the_detail_costs_the_same_queries_with_2_or_20_messages():
     client = role_client("supervisor")
 
     def queries_for(count):
-        interaction = make_interaction()
+        interaction = InteractionFactory()
         for _ in range(count):
             Message.objects.create(
                 interaction=interaction, channel="sms", direction="outbound", status="sent", provider="twilio"

@@ -7,7 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from .helpers import make_interaction, make_user, role_client
+from tests.factories import InteractionFactory, UserFactory
+
+from .helpers import role_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -42,8 +44,8 @@ def _plan(client, params) -> str:
     ],
 )
 def test_every_filter_reads_its_page_from_an_index(params):
-    agent = make_user("agent")
-    make_interaction(assigned_agent=agent, created_at=timezone.now())
+    agent = UserFactory(roles=["agent"])
+    InteractionFactory(assigned_agent=agent, created_at=timezone.now())
     params = {key: (agent.pk if value == "AGENT" else value) for key, value in params.items()}
     plan = _plan(role_client("integration"), params)
     assert "Index" in plan, plan

@@ -3,7 +3,9 @@ each role (success or 403). The agent's row uses an interaction assigned to them
 
 import pytest
 
-from .helpers import make_interaction, make_user, role_client, user_client
+from tests.factories import InteractionFactory, UserFactory
+
+from .helpers import role_client, user_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -44,11 +46,11 @@ def _call(client, method, path, interaction):
 @pytest.mark.parametrize(("method", "path", "role", "outcome"), CASES)
 def test_role_matrix(method, path, role, outcome):
     if role == "agent":
-        agent = make_user("agent")
-        interaction = make_interaction(assigned_agent=agent)
+        agent = UserFactory(roles=["agent"])
+        interaction = InteractionFactory(assigned_agent=agent)
         client = user_client(agent)
     else:
-        interaction = make_interaction()
+        interaction = InteractionFactory()
         client = role_client(role)
     response = _call(client, method, path, interaction)
     if outcome == OK and path == "/api/otp/verify":
@@ -63,12 +65,12 @@ def test_role_matrix(method, path, role, outcome):
 
 @pytest.mark.parametrize(("method", "path"), list(MATRIX))
 def test_without_credentials_every_endpoint_is_401(method, path):
-    response = _call(role_client(None), method, path, make_interaction())
+    response = _call(role_client(None), method, path, InteractionFactory())
     assert response.status_code == 401
     assert response.json()["errors"][0]["code"] == "not_authenticated"
 
 
 @pytest.mark.parametrize(("method", "path"), list(MATRIX))
 def test_a_user_without_a_role_gets_403_everywhere(method, path):
-    response = _call(user_client(make_user(None)), method, path, make_interaction())
+    response = _call(user_client(UserFactory()), method, path, InteractionFactory())
     assert response.status_code == 403

@@ -8,7 +8,9 @@ the schema was refused, and the schema now says it."""
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from .helpers import key_client, make_interaction, make_user, user_client
+from tests.factories import InteractionFactory, UserFactory
+
+from .helpers import key_client, user_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -49,7 +51,7 @@ def test_a_number_where_the_schema_says_string_is_a_400_naming_the_field(path, b
 
 
 def test_a_message_body_that_is_not_a_string_is_a_400():
-    interaction = make_interaction(channel="whatsapp", provider="builderbot")
+    interaction = InteractionFactory(channel="whatsapp", provider="builderbot")
     client, _ = key_client("integration")
     response = client.post(f"/api/interactions/{interaction.pk}/messages", {"body": 0}, format="json")
     assert _error(response) == (400, "body")
@@ -57,9 +59,9 @@ def test_a_message_body_that_is_not_a_string_is_a_400():
 
 @pytest.mark.parametrize("spelling", [str, lambda pk: [pk], lambda pk: {"id": pk}])
 def test_an_agent_id_that_is_not_a_json_integer_is_a_400(spelling):
-    interaction = make_interaction()
-    agent = make_user("agent")
-    supervisor = user_client(make_user("supervisor"))
+    interaction = InteractionFactory()
+    agent = UserFactory(roles=["agent"])
+    supervisor = user_client(UserFactory(roles=["supervisor"]))
     response = supervisor.patch(
         f"/api/interactions/{interaction.pk}", {"assigned_agent": spelling(agent.pk)}, format="json"
     )
@@ -75,21 +77,21 @@ def test_a_page_size_that_is_not_a_positive_integer_is_a_400(path, page_size):
 
 def test_a_page_size_over_the_maximum_is_served_at_the_maximum():
     for n in range(3):
-        make_interaction(external_id=f"SM{n}")
+        InteractionFactory(external_id=f"SM{n}")
     client, _ = key_client("supervisor")
     assert len(client.get("/api/interactions", {"page_size": 100000}).json()["results"]) == 3
 
 
 @pytest.mark.parametrize(("name", "value"), [("agent", "1.5"), ("unassigned", "abc"), ("unassigned", "2")])
 def test_an_interaction_filter_value_of_the_wrong_type_is_a_400_not_ignored(name, value):
-    make_interaction()
+    InteractionFactory()
     client, _ = key_client("supervisor")
     assert _error(client.get("/api/interactions", {name: value})) == (400, name)
 
 
 @pytest.mark.parametrize("value", ["true", "false", "True", "1", "0"])
 def test_the_unassigned_filter_still_reads_the_usual_spellings(value):
-    make_interaction()
+    InteractionFactory()
     client, _ = key_client("supervisor")
     assert client.get("/api/interactions", {"unassigned": value}).status_code == 200
 
@@ -134,7 +136,7 @@ def test_the_schema_documents_the_validation_errors_of_a_message(schema):
     name = response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     shapes = [one["$ref"].rsplit("/", 1)[1] for one in _component(schema, name)["oneOf"]]
     assert shapes == ["ValidationErrorResponse", "ClientErrorResponse"]
-    interaction = make_interaction(channel="whatsapp", provider="builderbot")
+    interaction = InteractionFactory(channel="whatsapp", provider="builderbot")
     client, _ = key_client("integration")
     answer = client.post(f"/api/interactions/{interaction.pk}/messages", {"media_url": "0"}, format="json").json()
     assert answer["type"] == "validation_error"

@@ -9,7 +9,7 @@ import backoffice.admin.interactions as interactions_admin
 from audit.models import AuditLog
 from contactcenter.common.pii import phone_mask
 from interactions.models import Message
-from tests.backoffice.conftest import make_interaction, make_sms
+from tests.factories import MessageFactory, OngoingInteractionFactory
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -28,7 +28,7 @@ def supervisor(make_staff):
 
 def test_assign_asks_for_the_agent_then_calls_the_service(staff_client, supervisor, make_staff):
     agent = make_staff("ag", "agent")
-    interactions = [make_interaction(), make_interaction()]
+    interactions = [OngoingInteractionFactory(), OngoingInteractionFactory()]
     client = staff_client(supervisor)
     form = act(client, "assign_to_agent", interactions)
     assert form.status_code == 200 and b'name="agent"' in form.content
@@ -43,8 +43,8 @@ def test_assign_asks_for_the_agent_then_calls_the_service(staff_client, supervis
 
 
 def test_change_status_follows_the_allowed_transitions(staff_client, supervisor):
-    open_one = make_interaction(status="open")
-    done = make_interaction(status="completed")
+    open_one = OngoingInteractionFactory(status="open")
+    done = OngoingInteractionFactory(status="completed")
     client = staff_client(supervisor)
     response = act(client, "change_status", [open_one, done], status="in_progress", apply="1")
     assert response.status_code == 302
@@ -58,7 +58,7 @@ def test_change_status_follows_the_allowed_transitions(staff_client, supervisor)
 
 def test_export_is_masked_without_view_pii_and_audited(staff_client, make_staff):
     auditor = make_staff("aud", "auditor")
-    interaction = make_interaction(phone="+5215512344321")
+    interaction = OngoingInteractionFactory(customer_phone="+5215512344321")
     response = act(staff_client(auditor), "export_csv", [interaction])
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -72,7 +72,7 @@ def test_export_is_masked_without_view_pii_and_audited(staff_client, make_staff)
 
 
 def test_export_is_clear_for_view_pii_once_a_reason_is_given(staff_client, supervisor):
-    interaction = make_interaction(phone="+5215512344321")
+    interaction = OngoingInteractionFactory(customer_phone="+5215512344321")
     client = staff_client(supervisor)
     assert b'name="reason"' in act(client, "export_csv", [interaction]).content
     response = act(client, "export_csv", [interaction], reason="Regulator request R-17", apply="1")
@@ -84,9 +84,9 @@ def test_export_is_clear_for_view_pii_once_a_reason_is_given(staff_client, super
 
 
 def test_resend_and_reconcile_pick_the_right_sms(staff_client, supervisor, monkeypatch):
-    interaction = make_interaction(channel="sms")
-    failed = make_sms(interaction, status="failed")
-    sent = make_sms(interaction, status="sent", provider_message_id="SM9")
+    interaction = OngoingInteractionFactory(channel="sms")
+    failed = MessageFactory(interaction=interaction, status="failed")
+    sent = MessageFactory(interaction=interaction, status="sent", provider_message_id="SM9")
     resent, reconciled = [], []
     monkeypatch.setattr(
         interactions_admin,
@@ -108,7 +108,7 @@ def test_resend_and_reconcile_pick_the_right_sms(staff_client, supervisor, monke
 
 
 def test_replay_sends_the_failed_events_to_the_service(staff_client, supervisor, monkeypatch):
-    interaction = make_interaction()
+    interaction = OngoingInteractionFactory()
     failed = InteractionEvent.objects.create(
         provider="elevenlabs", idempotency_key="a", status="failed", interaction=interaction
     )
@@ -125,16 +125,16 @@ def test_replay_sends_the_failed_events_to_the_service(staff_client, supervisor,
 
 def test_agents_do_not_get_the_supervisor_actions(staff_client, make_staff):
     agent = make_staff("ag", "agent")
-    make_interaction(agent=agent)
+    OngoingInteractionFactory(assigned_agent=agent)
     response = staff_client(agent).get(URL)
     actions = set(response.context["cl"].model_admin.get_actions(response.wsgi_request))
     assert actions == {"change_status", "export_csv"}
 
 
 def test_resend_through_the_real_service_queues_a_new_sms_and_refuses_codes(staff_client, supervisor):
-    interaction = make_interaction(channel="sms")
-    plain = make_sms(interaction, status="undelivered", body="Your card was blocked")
-    code = make_sms(interaction, status="failed", body="123456", is_sensitive=True)
+    interaction = OngoingInteractionFactory(channel="sms")
+    plain = MessageFactory(interaction=interaction, status="undelivered", body="Your card was blocked")
+    code = MessageFactory(interaction=interaction, status="failed", body="123456", is_sensitive=True)
     client = staff_client(supervisor)
     act(client, "resend_failed_sms", [interaction])
     assert AuditLog.objects.filter(action="message.resent", target_id=str(plain.pk)).count() == 1

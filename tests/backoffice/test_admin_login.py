@@ -7,12 +7,13 @@ from django.test import override_settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.backoffice.conftest import totp_token
+from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def _login(client, user, token=None):
-    data = {"username": user.username, "password": f"pw-{user.username}-123", "next": "/admin/"}
+    data = {"username": user.username, "password": PASSWORD, "next": "/admin/"}
     if token is not None:
         data["otp_token"] = token
     return client.post("/admin/login/", data)

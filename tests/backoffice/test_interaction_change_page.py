@@ -5,7 +5,7 @@ from django.core.files.base import ContentFile
 
 from audit.models import AuditLog
 from interactions.models import Message
-from tests.backoffice.conftest import make_interaction, make_otp_sms
+from tests.factories import OngoingInteractionFactory, OtpSmsFactory
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -18,10 +18,10 @@ def change_url(interaction, suffix="change"):
 @pytest.fixture
 def full_interaction(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    interaction = make_interaction(channel="call", phone="+5215512344321", external_id="conv-1")
+    interaction = OngoingInteractionFactory(channel="call", customer_phone="+5215512344321", external_id="conv-1")
     call = interaction.call_detail
     call.recording.save("call.mp3", ContentFile(b"ID3-fake-mp3-bytes"), save=True)
-    make_otp_sms(interaction)
+    OtpSmsFactory(interaction=interaction)
     Message.objects.create(
         interaction=interaction,
         channel="whatsapp",

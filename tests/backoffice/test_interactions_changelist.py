@@ -6,7 +6,7 @@ from django.core.cache import cache
 from backoffice.admin.interactions import InteractionAdmin
 from backoffice.paginator import CappedCountPaginator
 from interactions.models import Interaction
-from tests.backoffice.conftest import make_interaction
+from tests.factories import OngoingInteractionFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -25,10 +25,10 @@ def many(make_staff):
     for i in range(120):
         channel = ("call", "whatsapp", "sms")[i % 3]
         rows.append(
-            make_interaction(
+            OngoingInteractionFactory(
                 channel=channel,
-                agent=agents[i % 3] if i % 2 else None,
-                phone=f"+5255123{i:05d}",
+                assigned_agent=agents[i % 3] if i % 2 else None,
+                customer_phone=f"+5255123{i:05d}",
                 status=("open", "completed")[i % 2],
                 external_id=f"ext-{i}" if channel == "call" else None,
             )

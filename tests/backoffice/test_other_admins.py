@@ -3,7 +3,7 @@
 import pytest
 
 from audit.services import Actor, audit_log_record
-from tests.backoffice.conftest import make_interaction, make_otp_sms, make_sms
+from tests.factories import MessageFactory, OngoingInteractionFactory, OtpSmsFactory
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
     ],
 )
 def test_lists_load_and_search(staff_client, make_staff, url, queries, django_assert_max_num_queries):
-    interaction = make_interaction(channel="sms")
-    make_otp_sms(interaction, status="failed", code="111222")
+    interaction = OngoingInteractionFactory(channel="sms")
+    OtpSmsFactory(interaction=interaction, status="failed", code="111222", provider_message_id="SM1")
     InteractionEvent.objects.create(
         provider="twilio",
         idempotency_key="k",
@@ -46,8 +46,8 @@ def test_lists_load_and_search(staff_client, make_staff, url, queries, django_as
 
 
 def test_message_page_hides_sensitive_bodies(staff_client, make_staff):
-    interaction = make_interaction(channel="sms")
-    message = make_sms(interaction, body="Your code is 111222", is_sensitive=True)
+    interaction = OngoingInteractionFactory(channel="sms")
+    message = MessageFactory(interaction=interaction, body="Your code is 111222", is_sensitive=True)
     page = staff_client(make_staff("sup", "supervisor")).get(f"/admin/interactions/message/{message.pk}/change/")
     content = page.content.decode()
     assert page.status_code == 200

@@ -3,7 +3,7 @@
 import pytest
 
 from audit.services import Actor, audit_log_record
-from tests.backoffice.conftest import make_interaction, make_sms
+from tests.factories import MessageFactory, OngoingInteractionFactory
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -13,9 +13,9 @@ URL = "/admin/interactions/interaction/"
 
 def test_an_agent_sees_only_assigned_interactions(staff_client, make_staff):
     me, other = make_staff("me", "agent"), make_staff("other", "agent")
-    mine = make_interaction(agent=me)
-    theirs = make_interaction(agent=other)
-    unassigned = make_interaction(agent=None)
+    mine = OngoingInteractionFactory(assigned_agent=me)
+    theirs = OngoingInteractionFactory(assigned_agent=other)
+    unassigned = OngoingInteractionFactory(assigned_agent=None)
     client = staff_client(me)
     listed = list(client.get(URL).context["cl"].result_list)
     assert listed == [mine]
@@ -23,7 +23,7 @@ def test_an_agent_sees_only_assigned_interactions(staff_client, make_staff):
     for hidden in (theirs, unassigned):
         response = client.get(f"{URL}{hidden.pk}/change/")
         assert response.status_code == 302  # "does not exist", back to the list
-    make_sms(theirs)
+    MessageFactory(interaction=theirs)
     assert list(client.get("/admin/interactions/message/").context["cl"].result_list) == []
     assert client.get("/admin/audit/auditlog/").status_code == 403
     assert client.get("/admin/dashboard/").status_code == 403
@@ -31,7 +31,7 @@ def test_an_agent_sees_only_assigned_interactions(staff_client, make_staff):
 
 def test_an_auditor_reads_everything_and_changes_nothing(staff_client, make_staff):
     auditor = make_staff("aud", "auditor")
-    interaction = make_interaction()
+    interaction = OngoingInteractionFactory()
     client = staff_client(auditor)
     response = client.get(URL)
     assert response.status_code == 200

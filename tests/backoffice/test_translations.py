@@ -3,14 +3,14 @@
 import pytest
 from django.test import override_settings
 
-from tests.backoffice.conftest import make_interaction
+from tests.factories import OngoingInteractionFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 @override_settings(LANGUAGE_CODE="es")
 def test_spanish_from_language_code(staff_client, make_staff):
-    interaction = make_interaction()
+    interaction = OngoingInteractionFactory()
     client = staff_client(make_staff("sup", "supervisor"))
     page = client.get(f"/admin/interactions/interaction/{interaction.pk}/change/").content.decode()
     assert "Cronología" in page and "Transcripción" in page and "Mostrar número" in page

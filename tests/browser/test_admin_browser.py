@@ -6,7 +6,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from backoffice.views import DASHBOARD_CACHE_KEY
-from tests.backoffice.conftest import create_staff, make_interaction, make_otp_sms, totp_token
+from tests.backoffice.conftest import create_staff, totp_token
+from tests.factories import PASSWORD, OngoingInteractionFactory, OtpSmsFactory
 from webhooks.models import InteractionEvent
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -17,7 +18,7 @@ def login(browser, live_server, user, with_token=True):
     page = context.new_page()
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", user.username)
-    page.fill("#id_password", f"pw-{user.username}-123")
+    page.fill("#id_password", PASSWORD)
     if with_token:
         page.fill("#id_otp_token", totp_token(user))
     page.click("input[type=submit]")
@@ -27,8 +28,10 @@ def login(browser, live_server, user, with_token=True):
 def test_supervisor_filters_opens_reveals_and_finds_the_audit(browser, live_server, browser_settings, screenshots):
     supervisor = create_staff("super", "supervisor")
     agent = create_staff("agent.a", "agent")
-    call = make_interaction(agent=agent, phone="+5215512344321", external_id="conv-browser-1")
-    make_otp_sms(call)
+    call = OngoingInteractionFactory(
+        assigned_agent=agent, customer_phone="+5215512344321", external_id="conv-browser-1"
+    )
+    OtpSmsFactory(interaction=call)
     InteractionEvent.objects.create(
         provider="elevenlabs",
         event_type="post_call_transcription",
@@ -37,7 +40,7 @@ def test_supervisor_filters_opens_reveals_and_finds_the_audit(browser, live_serv
         interaction=call,
         payload={"type": "post_call_transcription", "data": {"conversation_id": call.external_id}},
     )
-    make_interaction(channel="whatsapp", phone="+5491112345678")
+    OngoingInteractionFactory(channel="whatsapp", customer_phone="+5491112345678")
 
     # Without the code the admin stays closed.
     page = login(browser, live_server, supervisor, with_token=False)
@@ -80,8 +83,8 @@ def test_supervisor_filters_opens_reveals_and_finds_the_audit(browser, live_serv
 
 def test_an_agent_cannot_see_another_agents_interaction(browser, live_server, browser_settings):
     me, other = create_staff("agent.me", "agent"), create_staff("agent.other", "agent")
-    mine = make_interaction(agent=me, phone="+5215500000001")
-    theirs = make_interaction(agent=other, phone="+5215500000002")
+    mine = OngoingInteractionFactory(assigned_agent=me, customer_phone="+5215500000001")
+    theirs = OngoingInteractionFactory(assigned_agent=other, customer_phone="+5215500000002")
     page = login(browser, live_server, me)
     page.goto(f"{live_server.url}/admin/interactions/interaction/")
     listing = page.inner_text("#result_list")
@@ -94,7 +97,7 @@ def test_an_agent_cannot_see_another_agents_interaction(browser, live_server, br
 
 def test_an_auditor_cannot_change_anything(browser, live_server, browser_settings):
     auditor = create_staff("audit.or", "auditor")
-    obj = make_interaction(phone="+5215500000003")
+    obj = OngoingInteractionFactory(customer_phone="+5215500000003")
     page = login(browser, live_server, auditor)
     page.goto(f"{live_server.url}/admin/interactions/interaction/")
     options = page.locator("select[name=action] option").all_inner_texts()

@@ -9,9 +9,9 @@ from audit.models import AuditLog
 from audit.services import Actor
 from contactcenter.common.domain import Conflict, InvalidInput
 from interactions.services import interaction_update
-from tests.api.helpers import fresh_throttles, make_interaction, make_user, role_client  # noqa: F401
+from tests.api.helpers import fresh_throttles, role_client  # noqa: F401
 from tests.backoffice.conftest import create_staff, login_verified
-from tests.backoffice.conftest import make_interaction as make_admin_interaction
+from tests.factories import InteractionFactory, OngoingInteractionFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -23,8 +23,8 @@ def _changes():
 
 
 def test_assign_and_status_change_happen_together_each_audited():
-    supervisor, agent = make_user("supervisor"), make_user("agent")
-    interaction = make_interaction()
+    supervisor, agent = UserFactory(roles=["supervisor"]), UserFactory(roles=["agent"])
+    interaction = InteractionFactory()
 
     updated = interaction_update(
         interaction=interaction, actor=Actor.user(supervisor), assignee=agent, status="in_progress"
@@ -40,8 +40,8 @@ def test_assign_and_status_change_happen_together_each_audited():
 
 
 def test_a_refused_status_leaves_the_assignment_of_the_same_update_undone():
-    agent = make_user("agent")
-    interaction = make_interaction(status="completed")
+    agent = UserFactory(roles=["agent"])
+    interaction = InteractionFactory(status="completed")
 
     with pytest.raises(Conflict) as refused:
         interaction_update(interaction=interaction, actor=Actor.system("test"), assignee=agent, status="open")
@@ -53,8 +53,8 @@ def test_a_refused_status_leaves_the_assignment_of_the_same_update_undone():
 
 
 def test_a_refused_assignee_leaves_the_status_of_the_same_update_unchanged():
-    auditor = make_user("auditor")
-    interaction = make_interaction()
+    auditor = UserFactory(roles=["auditor"])
+    interaction = InteractionFactory()
 
     with pytest.raises(InvalidInput) as refused:
         interaction_update(interaction=interaction, actor=Actor.system("test"), assignee=auditor, status="completed")
@@ -66,8 +66,8 @@ def test_a_refused_assignee_leaves_the_status_of_the_same_update_unchanged():
 
 
 def test_unassigning_is_an_update_and_leaving_the_assignee_out_is_not():
-    agent = make_user("agent")
-    interaction = make_interaction(assigned_agent=agent)
+    agent = UserFactory(roles=["agent"])
+    interaction = InteractionFactory(assigned_agent=agent)
 
     interaction_update(interaction=interaction, actor=Actor.system("test"), status="in_progress")
     interaction.refresh_from_db()
@@ -96,8 +96,8 @@ def _spy(monkeypatch, target, name="interaction_update"):
 
 def test_the_api_patch_makes_one_call_to_the_service(monkeypatch):
     calls = _spy(monkeypatch, interaction_views)
-    agent = make_user("agent")
-    interaction = make_interaction()
+    agent = UserFactory(roles=["agent"])
+    interaction = InteractionFactory()
 
     response = role_client("supervisor").patch(
         f"/api/interactions/{interaction.pk}", {"assigned_agent": agent.pk, "status": "in_progress"}, format="json"
@@ -111,7 +111,7 @@ def test_the_api_patch_makes_one_call_to_the_service(monkeypatch):
 def test_the_admin_actions_call_the_service(monkeypatch, client):
     calls = _spy(monkeypatch, interactions_admin)
     supervisor, agent = create_staff("sup", "supervisor"), create_staff("ag", "agent")
-    interaction = make_admin_interaction()
+    interaction = OngoingInteractionFactory()
     login_verified(client, supervisor)
     url = "/admin/interactions/interaction/"
     selected = {"_selected_action": [str(interaction.pk)], "index": "0", "apply": "1"}

@@ -1,27 +1,18 @@
 """POST /api/interactions/{id}/messages: reply to the customer on the interaction's channel."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
-from interactions.models import Interaction, Message
+from interactions.models import Message
+from tests.factories import InteractionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-PHONE = "+525512345678"  # canonical
-
-
-def _interaction(channel="whatsapp", **kwargs) -> Interaction:
-    provider = {"whatsapp": "builderbot", "sms": "twilio", "call": "elevenlabs"}[channel]
-    return Interaction.objects.create(
-        channel=channel, direction="inbound", provider=provider, customer_phone=PHONE, **kwargs
-    )
+PHONE = "+525512345678"  # canonical: how the factory's +52 1 55 1234 5678 is stored
 
 
 def _client(role="supervisor"):
-    user = get_user_model().objects.create_user(username=f"{role}-user", password="pw-Secret-123")
-    user.groups.add(Group.objects.get(name=role))
+    user = UserFactory(username=f"{role}-user", roles=[role])
     client = APIClient()
     client.force_authenticate(user)
     return client, user
@@ -32,7 +23,7 @@ def _post(client, interaction_id, payload):
 
 
 def test_reply_is_queued_and_answered_202_with_the_phone_masked(django_capture_on_commit_callbacks):
-    interaction = _interaction()
+    interaction = InteractionFactory(channel="whatsapp", direction="inbound")
     client, user = _client()
     with django_capture_on_commit_callbacks() as callbacks:
         response = _post(client, interaction.pk, {"body": "Su aclaración quedó registrada."})
@@ -55,7 +46,8 @@ def test_reply_is_queued_and_answered_202_with_the_phone_masked(django_capture_o
 
 
 def test_sms_interaction_replies_by_sms():
-    response = _post(_client()[0], _interaction("sms").pk, {"body": "Hola"})
+    interaction = InteractionFactory(channel="sms", direction="inbound")
+    response = _post(_client()[0], interaction.pk, {"body": "Hola"})
     assert response.status_code == 202
     assert response.json()["channel"] == "sms"
 
@@ -72,7 +64,8 @@ def test_sms_interaction_replies_by_sms():
     ],
 )
 def test_bad_replies_are_400_in_the_error_shape(channel, payload, code):
-    response = _post(_client()[0], _interaction(channel).pk, payload)
+    interaction = InteractionFactory(channel=channel, direction="inbound")
+    response = _post(_client()[0], interaction.pk, payload)
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == code
     assert not Message.objects.exists()
@@ -81,12 +74,14 @@ def test_bad_replies_are_400_in_the_error_shape(channel, payload, code):
 def test_unknown_interaction_is_404_and_anonymous_is_401():
     client = _client()[0]
     assert _post(client, "00000000-0000-4000-8000-000000000000", {"body": "hola"}).status_code == 404
-    assert _post(APIClient(), _interaction().pk, {"body": "hola"}).status_code == 401
+    interaction = InteractionFactory(channel="whatsapp", direction="inbound")
+    assert _post(APIClient(), interaction.pk, {"body": "hola"}).status_code == 401
 
 
 def test_agents_reply_only_on_their_interactions_and_auditors_not_at_all():
     agent_client, agent = _client("agent")
-    mine, other = _interaction(assigned_agent=agent), _interaction()
+    mine = InteractionFactory(channel="whatsapp", direction="inbound", assigned_agent=agent)
+    other = InteractionFactory(channel="whatsapp", direction="inbound")
     assert _post(agent_client, mine.pk, {"body": "hola"}).status_code == 202
     assert _post(agent_client, other.pk, {"body": "hola"}).status_code == 404
     assert _post(_client("auditor")[0], mine.pk, {"body": "hola"}).status_code == 403

@@ -15,10 +15,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from interactions.models import CallDetail, Message
-from otp.models import OtpChallenge
-from tests.api.helpers import make_interaction, role_client
-from webhooks.models import InteractionEvent
+from tests.api.helpers import role_client
+from tests.factories import (
+    CallDetailFactory,
+    InteractionEventFactory,
+    InteractionFactory,
+    MessageFactory,
+    OtpChallengeFactory,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -31,48 +35,42 @@ def at(day: int, hour: int = 12, second: int = 0) -> datetime:
 
 
 def _call(day, duration, status="completed"):
-    interaction = make_interaction(
+    interaction = InteractionFactory(
         channel="call", direction="inbound", provider="elevenlabs", status=status, created_at=at(day)
     )
     if duration is not None:
-        CallDetail.objects.create(
-            interaction=interaction, conversation_id=f"conv-{interaction.pk}", duration_seconds=duration
-        )
+        CallDetailFactory(interaction=interaction, duration_seconds=duration)
     return interaction
 
 
 def _sms(interaction, day, status, *, delivered_after=None, error_code="", channel="sms", direction="outbound"):
     queued = at(day, 10)
-    message = Message.objects.create(
+    MessageFactory(
         interaction=interaction,
         channel=channel,
         direction=direction,
         status=status,
-        provider="twilio" if channel == "sms" else "builderbot",
-        to_phone="+5215512345678",
         queued_at=queued,
         delivered_at=queued + timedelta(seconds=delivered_after) if delivered_after is not None else None,
         error_code=error_code,
+        created_at=queued,
     )
-    Message.objects.filter(pk=message.pk).update(created_at=queued)
 
 
 def _otp(n, day, status, *, attempts=0, expires_at=None):
-    challenge = OtpChallenge.objects.create(
-        phone=f"+52155123450{n:02d}",
-        purpose="login",
-        code_hash="x",
+    OtpChallengeFactory(
+        number=f"+52155123450{n:02d}",
         status=status,
         attempts=attempts,
-        max_attempts=5,
         expires_at=expires_at or at(day, 12) + timedelta(minutes=5),
+        created_at=at(day),
     )
-    OtpChallenge.objects.filter(pk=challenge.pk).update(created_at=at(day))
 
 
 def _event(n, day, provider, status):
-    event = InteractionEvent.objects.create(provider=provider, idempotency_key=f"k{n}", status=status, event_type="x")
-    InteractionEvent.objects.filter(pk=event.pk).update(received_at=at(day))
+    InteractionEventFactory(
+        provider=provider, idempotency_key=f"k{n}", status=status, event_type="x", received_at=at(day)
+    )
 
 
 @pytest.fixture
@@ -80,10 +78,10 @@ def data_set():
     with freeze_time(NOW):
         _call(1, 60)
         _call(1, 120)
-        sms1 = make_interaction(status="completed", created_at=at(1))
+        sms1 = InteractionFactory(status="completed", created_at=at(1))
         _call(2, None, status="failed")
-        whatsapp = make_interaction(channel="whatsapp", direction="inbound", provider="builderbot", created_at=at(2))
-        make_interaction(status="completed", created_at=at(2))
+        whatsapp = InteractionFactory(channel="whatsapp", direction="inbound", provider="builderbot", created_at=at(2))
+        InteractionFactory(status="completed", created_at=at(2))
         _call(3, 300)
         _call(0, 999)
 

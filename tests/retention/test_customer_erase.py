@@ -5,7 +5,6 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -19,6 +18,7 @@ from contactcenter.common.domain import DomainError
 from interactions.models import CallDetail, Interaction
 from retention.models import RetentionRun
 from retention.services import customer_erase
+from tests.factories import UserFactory
 
 from .conftest import assert_redacted, assert_untouched, audit_records, dump, rows_of, seed_customer
 
@@ -130,10 +130,9 @@ def test_the_full_number_still_finds_an_erased_customer_through_the_api(now):
 
 
 def _staff(username, *codenames):
-    user = get_user_model().objects.create_user(username=username, password="pw-Secret-123", is_staff=True)
+    user = UserFactory(username=username, staff=True, totp=True)
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label="retention", codename__in=codenames))
     user.user_permissions.add(*Permission.objects.filter(codename="view_interaction"))
-    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     return user
 
 

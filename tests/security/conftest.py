@@ -1,20 +1,17 @@
 """Shared pieces of the security tests: the product served as production serves it (gunicorn, DEBUG off, PostgreSQL,
-Redis), users and API keys of each role, and the HTTP helpers an outside attacker would use."""
+Redis), API keys of each role (users: tests/factories.py), and the HTTP helpers an outside attacker would use."""
 
 from collections import OrderedDict
 
 import pytest
 import requests
 from django.conf import settings
-from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 
 from accounts.models import ApiKey
 from simulators.fake_builderbot import FakeBuilderBot
 from simulators.fake_twilio import FakeTwilio
 from tests.support.prod_server import ProdServer
-
-PASSWORD = "correct horse battery staple 42"
 
 # The servers kept running, most recently used last. Each gunicorn worker holds database connections: only a few
 # servers are kept at once, so that the suite stays far below PostgreSQL's connection limit (tests that come later
@@ -75,13 +72,6 @@ def prod_server(_prod_servers, transactional_db):
         return server
 
     return get
-
-
-def make_user(username: str, *, role: str | None = None, staff: bool = False, superuser: bool = False) -> User:
-    user = User.objects.create_user(username=username, password=PASSWORD, is_staff=staff, is_superuser=superuser)
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 def make_api_key(role: str, name: str | None = None) -> str:

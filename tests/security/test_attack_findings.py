@@ -15,11 +15,12 @@ from interactions.models import CallDetail, Interaction, Message
 from interactions.providers.elevenlabs import elevenlabs_signature_compute
 from interactions.services import message_status_apply
 from otp.models import OtpChallenge
+from tests.factories import PASSWORD, UserFactory
 from tests.support.fixtures import sms_outbox  # noqa: F401
 from tests.webhooks.conftest import fixture_json
 from webhooks.models import InteractionEvent
 
-from .conftest import PASSWORD, AdminBrowser, make_api_key, make_user, totp_device, totp_now
+from .conftest import AdminBrowser, make_api_key, totp_device, totp_now
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -143,7 +144,7 @@ def test_numbers_inside_provider_identifiers_are_masked_in_the_admin(prod_server
         phone=PHONE, purpose="login", code_hash="x", max_attempts=5, expires_at=timezone.now() + timedelta(minutes=5),
         conversation_id="5215588880005", client_id="c",
     )  # fmt: skip
-    root = make_user("root", staff=True, superuser=True)
+    root = UserFactory(username="root", superuser=True)
     browser = AdminBrowser(server.url)
     assert browser.login("root", PASSWORD, totp_now(totp_device(root))).status_code == 302
     pages = [browser.session.get(f"{server.url}/admin/webhooks/interactionevent/", timeout=10).text]
@@ -252,7 +253,7 @@ def test_a_media_link_must_be_a_public_https_address(prod_server, media_url):
 def test_a_console_user_with_a_role_gets_no_api_token_without_the_second_factor(prod_server):
     """Found (high): a console user in the supervisor group who is not staff got a full token with the password alone."""
     server = prod_server({"THROTTLE_RATE_AUTH": "1000/min"})
-    user = make_user("sup3", role="supervisor")
+    user = UserFactory(username="sup3", roles=["supervisor"])
     refused = requests.post(f"{server.url}/api/auth/token", json={"username": "sup3", "password": PASSWORD}, timeout=10)
     assert refused.status_code == 401 and refused.json()["errors"][0]["code"] == "invalid_credentials"
     device = totp_device(user)
@@ -285,7 +286,7 @@ def test_one_client_can_neither_exhaust_nor_observe_another_clients_limits_for_a
 def test_an_api_key_issued_in_the_admin_never_travels_in_a_cookie(prod_server):
     """Found: the new key was shown through Django's cookie-based messages: signed, not encrypted, in two headers."""
     server = prod_server()
-    root = make_user("root", staff=True, superuser=True)
+    root = UserFactory(username="root", superuser=True)
     browser = AdminBrowser(server.url)
     assert browser.login("root", PASSWORD, totp_now(totp_device(root))).status_code == 302
     token = browser.csrf("/admin/accounts/apikey/add/")
@@ -309,7 +310,7 @@ def test_an_api_key_issued_in_the_admin_never_travels_in_a_cookie(prod_server):
 def test_an_invisible_reason_neither_reveals_a_number_nor_exports_in_clear(prod_server):
     """Found: five zero-width spaces were accepted as the reason of a reveal and of an export in clear."""
     server = prod_server()
-    root = make_user("root", staff=True, superuser=True)
+    root = UserFactory(username="root", superuser=True)
     interaction = Interaction.objects.create(
         channel="sms", direction="inbound", provider="twilio", customer_phone="+525533330077"
     )
@@ -332,7 +333,7 @@ def test_an_invisible_reason_neither_reveals_a_number_nor_exports_in_clear(prod_
 def test_superusers_can_neither_revive_revoked_tokens_nor_read_second_factor_secrets_in_the_admin(prod_server):
     """Found: a superuser could delete a blacklist entry (reviving a signed-out refresh token) and read TOTP keys."""
     server = prod_server()
-    root = make_user("root", staff=True, superuser=True)
+    root = UserFactory(username="root", superuser=True)
     device = totp_device(root)
     browser = AdminBrowser(server.url)
     assert browser.login("root", PASSWORD, totp_now(device)).status_code == 302
@@ -345,7 +346,7 @@ def test_superusers_can_neither_revive_revoked_tokens_nor_read_second_factor_sec
 def test_admin_sessions_end_with_the_browser_and_within_hours(prod_server):
     """Found: the admin's session cookie lasted 14 days and survived closing the browser."""
     server = prod_server()
-    root = make_user("root", staff=True, superuser=True)
+    root = UserFactory(username="root", superuser=True)
     browser = AdminBrowser(server.url)
     response = browser.login("root", PASSWORD, totp_now(totp_device(root)))
     set_cookie = response.headers.get("Set-Cookie", "")
@@ -373,7 +374,7 @@ def test_api_keys_expire_and_only_superusers_issue_supervisor_keys_which_end_wit
     assert key.expiry_date <= timezone.now() + timedelta(days=settings.API_KEY_MAX_DAYS, minutes=1)
     with pytest.raises(CommandError):
         call_command("create_api_key", "x", "--role", "integration", "--expires-days", "100000", stdout=io.StringIO())
-    supervisor = make_user("sup1", role="supervisor", staff=True)
+    supervisor = UserFactory(username="sup1", roles=["supervisor"], staff=True)
     with pytest.raises(DomainError):
         api_key_create(name="mine", role="supervisor", actor=Actor.user(supervisor), issuer=supervisor)
     _issued, raw = api_key_create(name="reports", role="auditor", actor=Actor.user(supervisor), issuer=supervisor)

@@ -37,7 +37,8 @@ from psycopg import sql
 from audit.models import AuditLog
 from audit.services import Actor, audit_log_record
 from retention.services import retention_apply
-from tests.api.helpers import key_client, make_interaction, make_user
+from tests.api.helpers import key_client
+from tests.factories import InteractionFactory, UserFactory
 
 from .conftest import make_api_key
 
@@ -95,8 +96,8 @@ def _activity() -> list[AuditLog]:
         400,
     )
     supervisor, _ = key_client("supervisor", name="console")
-    agent = make_user("agent")
-    interaction = make_interaction()
+    agent = UserFactory(roles=["agent"])
+    interaction = InteractionFactory()
     response = supervisor.patch(f"/api/interactions/{interaction.pk}", {"assigned_agent": agent.pk}, format="json")
     assert response.status_code == 200, response.content
     records = list(AuditLog.objects.order_by("chain_seq"))

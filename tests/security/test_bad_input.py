@@ -26,7 +26,7 @@ from audit.services import Actor, audit_log_record
 from interactions.models import Interaction, Message
 from interactions.providers.elevenlabs import elevenlabs_signature_compute
 from retention.services import customer_erase, retention_apply
-from tests.api.helpers import make_interaction
+from tests.factories import InteractionFactory
 from webhooks.handlers import builderbot_identity
 from webhooks.models import EventStatus, InteractionEvent
 from webhooks.services import Delivery, webhook_delivery_receive
@@ -234,7 +234,7 @@ def test_the_admin_never_shows_the_raw_body(client):
 @http
 def test_json_nested_100000_levels_is_400_on_every_endpoint(prod_server):
     server = prod_server()
-    interaction = make_interaction()
+    interaction = InteractionFactory()
     key = make_api_key("supervisor")
     deep = _deep(100_000)
 
@@ -337,7 +337,7 @@ def _cursor(query: str) -> str:
 @pytest.mark.parametrize("path", ["/api/interactions", "/api/audit-logs"])
 def test_a_tampered_cursor_is_400_invalid_cursor(prod_server, path):
     server = prod_server()
-    make_interaction()
+    InteractionFactory()
     audit_log_record(actor=Actor.system("test"), action="test.done", target_type="x", target_id="1")
     headers = {"Authorization": f"Api-Key {make_api_key('auditor')}"}
     page = requests.get(f"{server.url}{path}?page_size=1", headers=headers, timeout=30)

@@ -10,10 +10,10 @@ import pytest
 import requests
 
 from audit.models import AuditLog
-from tests.api.helpers import make_interaction
+from tests.factories import PASSWORD, InteractionFactory, UserFactory
 from webhooks.models import EventStatus, InteractionEvent
 
-from .conftest import PASSWORD, AdminBrowser, make_api_key, make_user, totp_device, totp_now
+from .conftest import AdminBrowser, make_api_key, totp_device, totp_now
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -90,8 +90,8 @@ def test_behind_a_trusted_proxy_the_address_it_appended_is_the_client(prod_serve
 
 def test_every_audit_record_made_from_a_request_carries_the_client_address(prod_server):
     server = prod_server()
-    agent = make_user("ana", role="agent", staff=True)
-    interaction = make_interaction(customer_phone="+525512345678")
+    agent = UserFactory(username="ana", roles=["agent"], staff=True)
+    interaction = InteractionFactory(customer_phone="+525512345678")
     key = make_api_key("supervisor")
     response = requests.patch(
         f"{server.url}/api/interactions/{interaction.pk}",
@@ -108,7 +108,7 @@ def test_every_audit_record_made_from_a_request_carries_the_client_address(prod_
 
 def test_admin_replays_and_api_key_revocations_are_audited_with_the_client_address(prod_server):
     server = prod_server()
-    supervisor = make_user("sara", role="supervisor", staff=True, superuser=True)
+    supervisor = UserFactory(username="sara", roles=["supervisor"], superuser=True)
     device = totp_device(supervisor)
     event = InteractionEvent.objects.create(
         provider="builderbot", event_type="message.incoming", idempotency_key="id:x", status=EventStatus.FAILED

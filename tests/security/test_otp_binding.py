@@ -77,11 +77,13 @@ def test_another_client_can_neither_read_verify_nor_lock_out_a_challenge(otp_ser
 
 
 def test_a_console_user_cannot_reach_an_api_clients_challenge(otp_server, fake_twilio):
-    from .conftest import PASSWORD, make_user, totp_device, totp_now
+    from tests.factories import PASSWORD, UserFactory
+
+    from .conftest import totp_device, totp_now
 
     owner = Client(otp_server)
     challenge_id = owner.post("/api/otp", {"phone": PHONE, "purpose": "login"}).json()["id"]
-    device = totp_device(make_user("agent.api", role="agent"))
+    device = totp_device(UserFactory(username="agent.api", roles=["agent"]))
     access = requests.post(
         f"{otp_server.url}/api/auth/token",
         json={"username": "agent.api", "password": PASSWORD, "otp_token": totp_now(device)},

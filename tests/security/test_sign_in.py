@@ -8,8 +8,9 @@ import pytest
 import requests
 
 from audit.models import AuditLog
+from tests.factories import PASSWORD, UserFactory
 
-from .conftest import PASSWORD, AdminBrowser, make_user, totp_device, totp_now
+from .conftest import AdminBrowser, totp_device, totp_now
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -41,7 +42,7 @@ def _error(response) -> tuple[int, str, str]:
 
 def test_a_staff_user_gets_no_api_token_without_the_second_factor(prod_server):
     server = prod_server(ENV)
-    admin = make_user("root", staff=True, superuser=True)
+    admin = UserFactory(username="root", superuser=True)
     device = totp_device(admin)
     wrong_password = _token(server, username="root", password="not it")
     no_code = _token(server, username="root", password=PASSWORD)
@@ -59,14 +60,14 @@ def test_a_staff_user_gets_no_api_token_without_the_second_factor(prod_server):
 
 def test_a_staff_user_without_a_second_factor_device_gets_no_api_token(prod_server):
     server = prod_server(ENV)
-    make_user("nodevice", role="supervisor", staff=True)
+    UserFactory(username="nodevice", roles=["supervisor"], staff=True)
     assert _error(_token(server, username="nodevice", password=PASSWORD))[1] == "invalid_credentials"
 
 
 def test_a_console_user_who_is_not_staff_needs_the_second_factor_too(prod_server):
     # Reversed by the second attack round: a role group alone opens the API, so every console user gives the code.
     server = prod_server(ENV)
-    user = make_user("agent.api", role="agent")
+    user = UserFactory(username="agent.api", roles=["agent"])
     assert _error(_token(server, username="agent.api", password=PASSWORD))[1] == "invalid_credentials"
     device = totp_device(user)
     assert _token(server, username="agent.api", password=PASSWORD, otp_token=totp_now(device)).status_code == 200
@@ -74,7 +75,7 @@ def test_a_console_user_who_is_not_staff_needs_the_second_factor_too(prod_server
 
 def test_the_admin_does_not_tell_a_right_password_with_a_wrong_code_from_a_wrong_password(prod_server):
     server = prod_server(ENV)
-    admin = make_user("root", staff=True, superuser=True)
+    admin = UserFactory(username="root", superuser=True)
     totp_device(admin)
 
     def errors(password: str, code: str) -> list[str]:
@@ -102,7 +103,7 @@ def _pair(server, username: str = "agent.api") -> dict:
 
 def test_a_refresh_token_rotates_and_works_once(prod_server):
     server = prod_server(ENV)
-    make_user("agent.api", role="agent")
+    UserFactory(username="agent.api", roles=["agent"])
     first = _pair(server)
     rotated = _refresh(server, first["refresh"])
     assert rotated.status_code == 200, rotated.text
@@ -117,7 +118,7 @@ def test_a_refresh_token_rotates_and_works_once(prod_server):
 
 def test_logout_revokes_the_refresh_token(prod_server):
     server = prod_server(ENV)
-    make_user("agent.api", role="agent")
+    UserFactory(username="agent.api", roles=["agent"])
     pair = _pair(server)
     out = requests.post(f"{server.url}/api/auth/logout", json={"refresh": pair["refresh"]}, timeout=10)
     assert out.status_code == 204, out.text
@@ -127,7 +128,7 @@ def test_logout_revokes_the_refresh_token(prod_server):
 @pytest.mark.parametrize("change", ["password", "deactivation", "device_removal"])
 def test_a_credential_change_ends_every_token_issued_before_it(prod_server, change):
     server = prod_server(ENV)
-    user = make_user("agent.api", role="agent")
+    user = UserFactory(username="agent.api", roles=["agent"])
     device = totp_device(user)
     pair = _token(server, username="agent.api", password=PASSWORD, otp_token=totp_now(device)).json()
     assert _me(server, pair["access"]) == 200
@@ -157,7 +158,7 @@ LOCKOUT = {**ENV, "LOGIN_FAILURE_LIMIT": "3", "LOGIN_LOCKOUT_MINUTES": "15"}
 
 def test_api_token_guessing_locks_the_account_out(prod_server):
     server = prod_server(LOCKOUT)
-    make_user("agent.api", role="agent")
+    UserFactory(username="agent.api", roles=["agent"])
     # Two failures are answered as such; the third reaches the limit and is answered with the lockout.
     assert [_token(server, username="agent.api", password="guess").status_code for _ in range(3)] == [401, 401, 429]
     locked = _token(server, username="agent.api", password=PASSWORD)
@@ -169,14 +170,14 @@ def test_api_token_guessing_locks_the_account_out(prod_server):
 
 def test_guessing_many_accounts_from_one_address_locks_the_address_out(prod_server):
     server = prod_server(LOCKOUT)
-    make_user("agent.api", role="agent")
+    UserFactory(username="agent.api", roles=["agent"])
     assert [_token(server, username=f"someone{n}", password="guess").status_code for n in range(3)] == [401, 401, 429]
     assert _error(_token(server, username="agent.api", password=PASSWORD))[:2] == (429, "locked_out")
 
 
 def test_admin_login_guessing_locks_out_and_a_wrong_code_counts_as_a_failure(prod_server):
     server = prod_server(LOCKOUT)
-    admin = make_user("root", staff=True, superuser=True)
+    admin = UserFactory(username="root", superuser=True)
     device = totp_device(admin)
     browser = AdminBrowser(server.url)
     # The right password with a wrong code: a failure like any other (the third reaches the limit).

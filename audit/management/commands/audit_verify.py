@@ -1,5 +1,6 @@
 import json
 import sys
+from typing import Any
 
 from django.core.management.base import BaseCommand
 
@@ -23,7 +24,9 @@ class Command(BaseCommand):
             "--no-record", action="store_true", help="Do not store the outcome (the next walk compares with it)."
         )
 
-    def handle(self, *args, as_json: bool = False, batch_size: int = 5000, no_record: bool = False, **options):
+    def handle(
+        self, *args: Any, as_json: bool = False, batch_size: int = 5000, no_record: bool = False, **options: Any
+    ) -> None:
         report = audit_chain_verify(batch_size=batch_size, trigger="command", record=not no_record)
         if as_json:
             self.stdout.write(json.dumps(report.as_dict()))

@@ -37,7 +37,7 @@ def builderbot_number(e164: str, address: str = "") -> str:
     return digits
 
 
-def _message_id_from(payload) -> str | None:
+def _message_id_from(payload: object) -> str | None:
     for candidate in (payload, payload.get("data") if isinstance(payload, dict) else None):
         if isinstance(candidate, dict):
             for key in _ID_KEYS:
@@ -59,7 +59,7 @@ class BuilderBotWhatsAppBackend:
         content: dict = {"content": message.body}
         if message.media_url:
             content["mediaUrl"] = message.media_url
-        payload = {
+        payload: dict = {
             "messages": content,
             "number": builderbot_number(message.to_phone, message.to_address),
             "checkIfExists": False,

@@ -32,17 +32,17 @@ class BuilderBotEvent:
     project_id: str = ""
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None or isinstance(value, dict | list | bool):
         return ""
     return str(value).strip()
 
 
-def _dict(value) -> dict:
+def _dict(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def builderbot_events_split(body) -> list:
+def builderbot_events_split(body: object) -> list:
     """The events of one delivery: a list of event objects, or one object."""
     return list(body) if isinstance(body, list) else [body]
 
@@ -63,7 +63,7 @@ def _data(event: dict) -> dict:
     return data if isinstance(data, dict) else event
 
 
-def builderbot_event_identity(event) -> tuple[str, str]:
+def builderbot_event_identity(event: object) -> tuple[str, str]:
     """(event name, provider message id or "") for the idempotency key. Never raises."""
     if not isinstance(event, dict):
         return "", ""
@@ -78,7 +78,7 @@ def builderbot_event_identity(event) -> tuple[str, str]:
     return _event_name(event), message_id
 
 
-def _timestamp(value) -> datetime | None:
+def _timestamp(value: object) -> datetime | None:
     if value in (None, "") or isinstance(value, bool):
         return None
     try:
@@ -97,7 +97,7 @@ def _timestamp(value) -> datetime | None:
         return None
 
 
-def builderbot_event_parse(event, *, provider: str = "builderbot") -> BuilderBotEvent:
+def builderbot_event_parse(event: object, *, provider: str = "builderbot") -> BuilderBotEvent:
     """Read one event. Unknown event names come back `handled=False`; a message event whose customer number cannot
     be found raises BuilderBotPayloadUnreadable."""
     if not isinstance(event, dict):

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import requests
 
-from .webhook import POST_CALL_TRANSCRIPTION, _int, _text, _timestamp
+from .webhook import POST_CALL_TRANSCRIPTION, _dict, _int, _text, _timestamp
 
 LIST_PAGE_SIZE = 100  # the API's maximum
 
@@ -89,7 +89,7 @@ class ElevenLabsConversationsClient:
 
 def conversation_as_webhook_payload(conversation: dict) -> dict:
     """A fetched conversation wrapped as the post-call transcription webhook would have carried it."""
-    metadata = conversation.get("metadata") if isinstance(conversation.get("metadata"), dict) else {}
+    metadata = _dict(conversation.get("metadata"))
     start = _int(metadata.get("start_time_unix_secs"))
     duration = _int(metadata.get("call_duration_secs")) or 0
     return {

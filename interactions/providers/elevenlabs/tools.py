@@ -12,7 +12,7 @@ from dataclasses import dataclass
 INITIATION_RESPONSE_TYPE = "conversation_initiation_client_data"
 
 
-def _text(value, limit: int = 128) -> str:
+def _text(value: object, limit: int = 128) -> str:
     if value is None or isinstance(value, bool | dict | list):
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -45,7 +45,7 @@ class VoiceToolRequest:
     language: str = ""
 
 
-def voice_tool_request_parse(payload) -> VoiceToolRequest:
+def voice_tool_request_parse(payload: object) -> VoiceToolRequest:
     if not isinstance(payload, dict):
         return VoiceToolRequest()
     code = payload.get("code")
@@ -77,7 +77,7 @@ class InitiationRequest:
         return bool(self.call_sid or self.call_id)
 
 
-def initiation_request_parse(payload) -> InitiationRequest:
+def initiation_request_parse(payload: object) -> InitiationRequest:
     if not isinstance(payload, dict):
         return InitiationRequest()
     return InitiationRequest(

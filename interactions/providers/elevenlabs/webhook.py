@@ -47,21 +47,21 @@ class SignatureCheck:
 
 
 # --- small tolerant readers ---------------------------------------------------------------------------------------
-def _dict(value) -> dict:
+def _dict(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value) -> list:
+def _list(value: object) -> list:
     return value if isinstance(value, list) else []
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None or isinstance(value, dict | list):
         return ""
     return str(value).strip()
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     """A whole number, or None for anything else (text, infinities, NaN)."""
     if value is None or isinstance(value, bool):
         return None
@@ -75,7 +75,7 @@ def _int(value) -> int | None:
 MAX_CALL_SECONDS = 7 * 24 * 3600
 
 
-def _timestamp(value) -> datetime | None:
+def _timestamp(value: object) -> datetime | None:
     """Unix seconds (int, float or numeric string; milliseconds tolerated) or an ISO 8601 / RFC 2822 string."""
     if value is None or value == "" or isinstance(value, bool):
         return None
@@ -103,7 +103,7 @@ def _timestamp(value) -> datetime | None:
         return None
 
 
-def _decimal(value) -> Decimal | None:
+def _decimal(value: object) -> Decimal | None:
     if value is None or isinstance(value, bool | dict | list):
         return None
     try:
@@ -222,7 +222,7 @@ def _unwrap(value):
     return value
 
 
-def _analysis(raw) -> dict | None:
+def _analysis(raw: object) -> dict | None:
     if not isinstance(raw, dict):
         return None
     collected = {}

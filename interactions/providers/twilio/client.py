@@ -69,10 +69,10 @@ class _TwilioHttpClient(TwilioHttpClient):
         self.last_response = response
         return response
 
-    def log_request(self, kwargs) -> None:
+    def log_request(self, kwargs: dict) -> None:
         logger.debug("twilio_request", extra={"method": kwargs["method"], "path": urlsplit(kwargs["url"]).path})
 
-    def log_response(self, status_code, response) -> None:
+    def log_response(self, status_code: int, response: object) -> None:
         logger.debug("twilio_response", extra={"http_status": status_code})
 
 
@@ -167,7 +167,7 @@ class TwilioSmsBackend:
         response = self._http.last_response
         http_status = int(getattr(response, "status_code", None) or getattr(exc, "status", 0) or 0)
         info = twilio_error_parse(http_status, getattr(response, "text", ""))
-        code = info.code or ("20429" if http_status == 429 else str(http_status or getattr(exc, "code", "") or ""))
+        code = info.code or ("20429" if http_status == 429 else str(http_status or getattr(exc, "code", None) or ""))
         headers = getattr(response, "headers", None) or {}
         retry_after = retry_after_seconds(headers.get("Retry-After") if hasattr(headers, "get") else None)
         if http_status == 429 or code == "20429":

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -32,7 +34,9 @@ class Command(BaseCommand):
             help="Grant to this role instead of DATABASE_URL's user (created without password).",
         )
 
-    def handle(self, *args, dry_run: bool = False, grants_only: bool = False, app_role: str = "", **options):
+    def handle(
+        self, *args: Any, dry_run: bool = False, grants_only: bool = False, app_role: str = "", **options: Any
+    ) -> None:
         if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
             self.stdout.write("setup_database_roles: not PostgreSQL, one role: nothing to grant.")
             return
