@@ -1,6 +1,10 @@
-"""Our own records for what providers send us and what we send them, and the errors of an outbound send."""
+"""Our own records for what providers send us and what we send them, the errors of an outbound send, and the small
+interfaces every provider folder implements (`SendBackend`, `LookupBackend`)."""
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,25 @@ class ProviderStatus:
     provider_status: str
     error_code: str = ""
     error_message: str = ""
+
+
+class SendBackend(ABC):
+    """Delivers an outbound message through one provider. Raises PermanentSendError (do not retry),
+    TransientSendError (retry with backoff) or UncertainSendError (it may have been created: look it up first, where
+    the backend can)."""
+
+    name: ClassVar[str]  # stored on the Message as its provider
+
+    @abstractmethod
+    def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+class LookupBackend(SendBackend):
+    """A send backend that can also find a message an earlier, uncertain attempt may have created."""
+
+    @abstractmethod
+    def lookup(self, message: OutboundMessage, *, since: datetime) -> SendResult | None:
+        """The provider's copy of `message` created by an attempt that began at `since` or later, or None."""
 
 
 def request_never_sent(exc: Exception) -> bool:

@@ -6,14 +6,13 @@ import uuid
 
 from contactcenter.common.pii import phone_mask
 
-from .base import OutboundMessage, SendResult
+from .base import OutboundMessage, SendBackend, SendResult
 
 logger = logging.getLogger("contactcenter.console_backend")
 
 
-class ConsoleBackend:
+class ConsoleBackend(SendBackend):
     name = "console"
-    supports_lookup = False
 
     def send(self, message: OutboundMessage) -> SendResult:
         logger.info(

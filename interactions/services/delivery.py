@@ -29,8 +29,10 @@ from contactcenter.common.tasks import enqueue_on_commit
 
 from ..models import Channel, Direction, Message, MessageStatus
 from ..providers.base import (
+    LookupBackend,
     OutboundMessage,
     PermanentSendError,
+    SendBackend,
     SendResult,
     TransientSendError,
     UncertainSendError,
@@ -55,7 +57,7 @@ class DeliveryOutcome:
     retry_in: float | None = None
 
 
-def delivery_backend_for(channel: str) -> Any:
+def delivery_backend_for(channel: str) -> SendBackend:
     """The send backend of a channel, by SMS_BACKEND / WHATSAPP_BACKEND (`auto`: the provider when configured)."""
     choice = settings.SMS_BACKEND if channel == Channel.SMS else settings.WHATSAPP_BACKEND
     if choice == "console":
@@ -177,7 +179,7 @@ def _accepted(message: Message, result: SendResult, *, backend_name: str) -> Del
     return DeliveryOutcome("sent")
 
 
-def _lookup(backend: Any, message: Message) -> SendResult | None:
+def _lookup(backend: LookupBackend, message: Message) -> SendResult | None:
     """The provider's copy of a message an earlier, uncertain attempt may have created (ids we already hold aside)."""
     found = backend.lookup(_outbound(message), since=message.queued_at or message.created_at)
     if found and found.provider_message_id:
@@ -201,7 +203,7 @@ def message_deliver(*, message_id: UUID | str) -> DeliveryOutcome:
     if message.is_sensitive and max_age and message.queued_at and message.queued_at < now - timedelta(seconds=max_age):
         return _fail(message, code="expired", detail="Not sent: the one-time code expired while it waited.")
     backend = delivery_backend_for(message.channel)
-    if message.error_code == SEND_UNCERTAIN and getattr(backend, "supports_lookup", False):
+    if message.error_code == SEND_UNCERTAIN and isinstance(backend, LookupBackend):
         try:
             found = _lookup(backend, message)
         except TransientSendError as exc:

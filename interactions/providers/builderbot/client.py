@@ -12,6 +12,7 @@ from contactcenter.common.masking import phones_mask
 from ..base import (
     OutboundMessage,
     PermanentSendError,
+    SendBackend,
     SendResult,
     TransientSendError,
     UncertainSendError,
@@ -47,12 +48,11 @@ def _message_id_from(payload: object) -> str | None:
     return None
 
 
-class BuilderBotWhatsAppBackend:
+class BuilderBotWhatsAppBackend(SendBackend):
     """WhatsApp through BuilderBot. Raises PermanentSendError, TransientSendError or UncertainSendError like the
     Twilio backend. BuilderBot offers no way to look a sent message up, so an uncertain send is sent again."""
 
     name = "builderbot"
-    supports_lookup = False
 
     def send(self, message: OutboundMessage) -> SendResult:
         url = f"{settings.BUILDERBOT_API_URL}/api/v2/{settings.BUILDERBOT_PROJECT_ID}/messages"

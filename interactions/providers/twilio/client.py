@@ -18,6 +18,7 @@ from twilio.rest import Client
 from contactcenter.common.masking import phones_mask
 
 from ..base import (
+    LookupBackend,
     OutboundMessage,
     PermanentSendError,
     ProviderStatus,
@@ -76,12 +77,11 @@ class _TwilioHttpClient(TwilioHttpClient):
         logger.debug("twilio_response", extra={"http_status": status_code})
 
 
-class TwilioSmsBackend:
+class TwilioSmsBackend(LookupBackend):
     """SMS through Twilio. Raises PermanentSendError (do not retry), TransientSendError (retry with backoff) or
     UncertainSendError (may have been created: look it up before sending again)."""
 
     name = "twilio"
-    supports_lookup = True
 
     def __init__(self):
         self._http = _TwilioHttpClient(
