@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from interactions.models import Message, MessageStatus
 from interactions.providers.builderbot.webhook import (
     BuilderBotPayloadUnreadable,
     builderbot_event_identity,
@@ -193,9 +192,6 @@ def twilio_apply(event: InteractionEvent) -> Outcome:
             normalized=normalized,
             external_ref=callback.message_sid,
         )
-    if not change.applied and callback.status == MessageStatus.SENT:
-        # A late `sent` moves nothing, but the step's time is still worth keeping.
-        Message.objects.filter(pk=change.message.pk, sent_at__isnull=True).update(sent_at=event.received_at)
     normalized["applied"] = change.applied
     normalized["message_id"] = str(change.message.pk)
     return Outcome(

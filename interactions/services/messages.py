@@ -53,8 +53,9 @@ def message_status_apply(
 ) -> MessageStatusChange:
     """Move a message to `status` only if that is a step forward (see MESSAGE_STATUS_RANK).
 
-    One conditional UPDATE, so concurrent and out-of-order callbacks can never move a status back. Returns whether
-    the change was applied and the message (None when no message has that id)."""
+    One conditional UPDATE, so concurrent and out-of-order callbacks can never move a status back. A `sent` that
+    comes too late to move anything still gives the message its `sent_at` when it has none. Returns whether the
+    change was applied and the message (None when no message has that id)."""
     if status not in MESSAGE_STATUS_RANK:
         raise ValueError(f"unknown message status {status!r}")
     at = at or timezone.now()
@@ -86,6 +87,10 @@ def message_status_apply(
                     sender=Message, message_id=message_id_committed, status=status, previous_status=previous
                 )
             )
+        elif message and status == MessageStatus.SENT and not message.sent_at:
+            # A late `sent` moves nothing, but the step's time is still worth keeping.
+            Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=at)
+            message.sent_at = at
     return MessageStatusChange(applied=bool(updated), message=message)
 
 
