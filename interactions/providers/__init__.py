@@ -1,2 +1,5 @@
-"""One module (or package) per provider. Only these modules know a provider's SDK, URLs and field names; the rest of
-the code sees the records in `base`."""
+"""One folder per provider, both directions: `inbound.py` (its webhook: authenticate, read, identify, apply a delivery)
+and `client.py` (send, look up), behind the small interfaces in `base`, listed once in `registry`. Only these modules
+know a provider's SDK, URLs and field names; the rest of the code sees our own records (`base`, and the normalized
+records the services take). They may import `interactions` (models, services) and `contactcenter.common`, never the
+apps above (`webhooks`, `otp`, `voice`, `backoffice`)."""

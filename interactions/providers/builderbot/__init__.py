@@ -1,4 +1,4 @@
-"""BuilderBot (WhatsApp): sending (client); the inbound webhook parser lives beside it."""
+"""BuilderBot (WhatsApp): sending (client); the webhook (inbound) and its payload's fields (webhook)."""
 
 from .client import BuilderBotWhatsAppBackend, builderbot_number
 

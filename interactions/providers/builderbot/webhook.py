@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from interactions.models import Direction
 from interactions.services.inbound import NormalizedWhatsAppMessage
 
+from ..base import PayloadUnreadable
+
 MESSAGE_INCOMING = "message.incoming"
 MESSAGE_OUTGOING = "message.outgoing"
 HANDLED_EVENT_NAMES = frozenset({MESSAGE_INCOMING, MESSAGE_OUTGOING})
@@ -20,7 +22,7 @@ HANDLED_EVENT_NAMES = frozenset({MESSAGE_INCOMING, MESSAGE_OUTGOING})
 _PLACEHOLDER_RE = re.compile(r"^_event_([a-z_]+?)__[\w-]+$", re.IGNORECASE)
 
 
-class BuilderBotPayloadUnreadable(ValueError):
+class BuilderBotPayloadUnreadable(PayloadUnreadable):
     """JSON, but not a BuilderBot event we can read (no customer number, not an object…)."""
 
 

@@ -1,4 +1,5 @@
-"""ElevenLabs Agents: post-call webhooks (`webhook`) and the conversations API used for reconciliation (`client`)."""
+"""ElevenLabs Agents: post-call webhooks (`inbound`: the webhook; `webhook`: its payload's fields and signature), the
+conversations API used for reconciliation (`client`), the voice agent's tool requests (`tools`)."""
 
 from .client import (
     ConversationSummary,

@@ -17,6 +17,8 @@ from email.utils import parsedate_to_datetime
 from interactions.models import Direction, InteractionStatus
 from interactions.services.calls import NormalizedCall, NormalizedCallAudio
 
+from ..base import PayloadUnreadable
+
 POST_CALL_TRANSCRIPTION = "post_call_transcription"
 POST_CALL_AUDIO = "post_call_audio"
 CALL_INITIATION_FAILURE = "call_initiation_failure"
@@ -26,7 +28,7 @@ SIGNATURE_MAX_AGE_SECONDS = 30 * 60  # what ElevenLabs' own SDKs allow
 SIGNATURE_MAX_FUTURE_SECONDS = 5 * 60  # our own bound on clock skew the other way
 
 
-class ElevenLabsPayloadUnreadable(ValueError):
+class ElevenLabsPayloadUnreadable(PayloadUnreadable):
     """JSON, but not an ElevenLabs event we can read (no conversation id, data not an object, bad base64…)."""
 
 

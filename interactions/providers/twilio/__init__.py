@@ -1,5 +1,5 @@
-"""Twilio Programmable Messaging: send and read back (client), status words (statuses), error codes (errors),
-callbacks."""
+"""Twilio Programmable Messaging: send and read back (client), status callbacks (inbound: the webhook; callbacks: their
+fields and signature), status words (statuses), error codes (errors)."""
 
 from .client import STATUS_CALLBACK_PATH, TwilioSmsBackend, twilio_status_callback_url
 

@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
 
+from ..base import PayloadUnreadable
 from .errors import twilio_error_meaning
 from .statuses import message_status_from_twilio
 
 
-class StatusCallbackUnreadable(ValueError):
+class StatusCallbackUnreadable(PayloadUnreadable):
     """The delivery is form data, but not a status callback we can read (no MessageSid, no status)."""
 
 
