@@ -29,14 +29,17 @@ from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.domain import DomainError, NotFound
 from contactcenter.common.errors import DATABASE_ERRORS, database_error_is_transient
 from contactcenter.common.parsers import json_storable
+from interactions.providers.base import Identity, Outcome, PayloadUnreadable
 from interactions.providers.elevenlabs import (
     POST_CALL_TRANSCRIPTION,
     ElevenLabsConversationsClient,
     conversation_as_webhook_payload,
 )
+from interactions.providers.elevenlabs.inbound import ElevenLabsInbound, elevenlabs_identity
+from interactions.providers.registry import provider_get
+from interactions.providers.twilio.inbound import TwilioInbound
 
 from .counters import webhook_counter_increment
-from .handlers import APPLIERS, ELEVENLABS, TWILIO, UNREADABLE_ERRORS, Identity, Outcome, elevenlabs_identity
 from .models import EventStatus, InteractionEvent
 
 logger = logging.getLogger("webhooks")
@@ -62,6 +65,8 @@ class Delivery:
     received_at: datetime | None = None
     # The payload was made storable already (json_storable, as the webhook views do): not walked a second time.
     payload_storable: bool = False
+    # What the provider's `read` made of the payload, handed to its `apply` so the payload is read once.
+    record: object = None
 
 
 @dataclass(frozen=True)
@@ -147,14 +152,15 @@ def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
         return existing, False
 
 
-def _apply(event: InteractionEvent) -> Outcome:
-    applier = APPLIERS.get(event.provider)
-    if applier is None:
+def _apply(event: InteractionEvent, record: object = None) -> Outcome:
+    """The provider's `apply`, in a savepoint; what it cannot read or a bug leaves the event failed, for replay."""
+    provider = provider_get(event.provider)
+    if provider is None:
         return Outcome(EventStatus.FAILED, error=f"no adapter for provider {event.provider!r}")
     try:
         with transaction.atomic():
-            return applier(event)
-    except UNREADABLE_ERRORS as exc:
+            return provider.apply(payload=event.payload, received_at=event.received_at, record=record)
+    except PayloadUnreadable as exc:
         return Outcome(EventStatus.FAILED, error=str(exc))
     except DomainError as exc:
         return Outcome(EventStatus.FAILED, error=exc.detail)
@@ -176,11 +182,12 @@ def webhook_event_process(*, event_id: UUID | str) -> str:
 
 
 def _event_process(
-    *, event_id: UUID | str, only_if_unapplied: bool = False, skip_locked: bool = False
+    *, event_id: UUID | str, only_if_unapplied: bool = False, skip_locked: bool = False, record: object = None
 ) -> tuple[str, bool]:
     """(status afterwards, whether this call applied it). With `only_if_unapplied`, only an event still `received`
     (stored, never applied) is applied. With `skip_locked`, an event another process is applying right now is left
-    to it (answered `received`, not applied) instead of waited for."""
+    to it (answered `received`, not applied) instead of waited for. `record`: what the provider read of the stored
+    payload on its way in (None: the provider reads the stored payload)."""
     with transaction.atomic():
         event = InteractionEvent.objects.select_for_update(skip_locked=skip_locked).filter(pk=event_id).first()
         if event is None:
@@ -194,8 +201,8 @@ def _event_process(
         if event.redacted_at is not None:
             # Retention scrubbed its payload: applying it would write masked data over real records. Left as it is.
             return event.status, False
-        outcome = _apply(event)
-        event.status = outcome.status
+        outcome = _apply(event, record)
+        event.status = EventStatus(outcome.status)
         event.error = _storable(outcome.error)  # an exception's text may quote the payload
         event.normalized = _storable(outcome.normalized)
         event.attempts += 1
@@ -256,7 +263,14 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
     started = time.perf_counter()
     event, created = webhook_event_store(delivery=delivery)
     if created or event.status == EventStatus.RECEIVED:
-        status, applied = _event_process(event_id=event.pk, only_if_unapplied=True, skip_locked=not created)
+        # Only the copy that stored the payload applies what it read of it; a repeat's payload may differ in fields
+        # the identity does not cover, so it lets the provider read the stored one.
+        status, applied = _event_process(
+            event_id=event.pk,
+            only_if_unapplied=True,
+            skip_locked=not created,
+            record=delivery.record if created else None,
+        )
         if applied:
             _log_delivery(
                 provider=delivery.provider,
@@ -352,7 +366,7 @@ def webhook_deferred_apply(*, provider_message_id: str) -> int:
     applied. Events still being stored or applied by their own request are included: the row lock orders them."""
     event_ids = list(
         InteractionEvent.objects.filter(
-            provider=TWILIO,
+            provider=TwilioInbound.name,
             external_ref=provider_message_id,
             status__in=(EventStatus.DEFERRED, EventStatus.RECEIVED),
         )
@@ -365,7 +379,8 @@ def webhook_deferred_apply(*, provider_message_id: str) -> int:
             applied += 1
     if event_ids:
         logger.info(
-            "webhook_deferred_applied", extra={"provider": TWILIO, "events": len(event_ids), "applied": applied}
+            "webhook_deferred_applied",
+            extra={"provider": TwilioInbound.name, "events": len(event_ids), "applied": applied},
         )
     return applied
 
@@ -413,7 +428,7 @@ def calls_reconcile(
             report.not_finished += 1
             continue
         known = InteractionEvent.objects.filter(
-            provider=ELEVENLABS, event_type=POST_CALL_TRANSCRIPTION, external_ref=summary.conversation_id
+            provider=ElevenLabsInbound.name, event_type=POST_CALL_TRANSCRIPTION, external_ref=summary.conversation_id
         ).exists()
         if known:
             report.known += 1
@@ -424,7 +439,7 @@ def calls_reconcile(
         payload = conversation_as_webhook_payload(client.conversation_get(summary.conversation_id))
         result = webhook_delivery_receive(
             delivery=Delivery(
-                provider=ELEVENLABS,
+                provider=ElevenLabsInbound.name,
                 identity=elevenlabs_identity(payload),
                 payload=payload,
                 content_type="application/json",

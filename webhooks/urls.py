@@ -1,11 +1,15 @@
 from django.urls import path
 
-from .views import BuilderBotWhatsAppWebhookView, ElevenLabsCallWebhookView, TwilioSmsStatusWebhookView
+from interactions.providers.registry import providers
+
+from .views import provider_webhook_view
 
 app_name = "webhooks"
 
-urlpatterns = [
-    path("elevenlabs/call", ElevenLabsCallWebhookView.as_view(), name="elevenlabs-call"),
-    path("builderbot/whatsapp", BuilderBotWhatsAppWebhookView.as_view(), name="builderbot-whatsapp"),
-    path("twilio/sms/status", TwilioSmsStatusWebhookView.as_view(), name="twilio-sms-status"),
-]
+
+def provider_webhook_paths() -> list:
+    """One route per registered provider: its webhook path (under /webhooks/) and URL name."""
+    return [path(p.webhook_path, provider_webhook_view(p), name=p.url_name) for p in providers()]
+
+
+urlpatterns = provider_webhook_paths()

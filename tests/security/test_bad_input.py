@@ -24,10 +24,10 @@ from freezegun import freeze_time
 
 from audit.services import Actor, audit_log_record
 from interactions.models import Interaction, Message
+from interactions.providers.builderbot.inbound import builderbot_identity
 from interactions.providers.elevenlabs import elevenlabs_signature_compute
 from retention.services import customer_erase, retention_apply
 from tests.factories import InteractionFactory
-from webhooks.handlers import builderbot_identity
 from webhooks.models import EventStatus, InteractionEvent
 from webhooks.services import Delivery, webhook_delivery_receive
 

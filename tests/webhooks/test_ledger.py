@@ -155,7 +155,9 @@ def test_rejections_are_logged_as_security_lines(client, caplog):
 
 # --- replay -------------------------------------------------------------------------------------------------------
 def _failing_delivery(client):
-    with mock.patch("webhooks.handlers.whatsapp_message_record", side_effect=RuntimeError("database hiccup")):
+    with mock.patch(
+        "interactions.providers.builderbot.inbound.whatsapp_message_record", side_effect=RuntimeError("database hiccup")
+    ):
         response = post_json(
             client, BUILDERBOT_URL, fixture_bytes("builderbot_message_incoming.json"), headers=TOKENS[BUILDERBOT_URL]
         )
