@@ -3,7 +3,9 @@
 - `webhook_delivery_receive` stores one delivery under its unique (provider, idempotency key) and applies it at once;
   a second copy, also one arriving at the same moment, finds the key taken and changes nothing, unless the first
   copy's apply never finished (the event is still `received`, not locked by an apply in progress): then the second
-  copy applies it. Exactly one copy applies an event; every other answers `duplicate`.
+  copy applies it. Exactly one copy applies an event; every other answers `duplicate`. The key is the provider's
+  identity of the event; the sender's `X-Idempotency-Key` replaces it only where that identity is derived from the
+  content (`delivery_identity`).
 - `webhook_event_process` applies one stored event under a row lock; processed and ignored events are final, so
   running it twice (two replays, a replay racing a deferred apply) does the work once.
 - Deferred Twilio status callbacks (the message's SID not recorded yet) are applied by `webhook_deferred_apply` when
@@ -67,6 +69,11 @@ class Delivery:
     payload_storable: bool = False
     # What the provider's `read` made of the payload, handed to its `apply` so the payload is read once.
     record: object = None
+    # The sender's own key for the delivery (`X-Idempotency-Key`), and the event's place in it (a batch's events share
+    # the key): see `delivery_identity`.
+    sender_key: str = ""
+    event_index: int = 0
+    event_count: int = 1
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,21 @@ def _storable(value):
     return json_storable(value)[0]
 
 
+SENDER_KEY_MAX_LENGTH = 200
+
+
+def delivery_identity(delivery: Delivery) -> Identity:
+    """The identity the delivery is stored under. The sender's key stands in only for an identity derived from the
+    content (the provider gave the delivery no id of its own): a header no signature covers must never turn a
+    replayed event into a new one. The events of a batch take the key numbered by their place in it."""
+    sender_key = delivery.sender_key.strip()[:SENDER_KEY_MAX_LENGTH]
+    identity = delivery.identity
+    if not sender_key or not identity.content_keyed:
+        return identity
+    key = f"header:{sender_key}" if delivery.event_count == 1 else f"header:{sender_key}:{delivery.event_index}"
+    return Identity(identity.event_type, key, identity.external_ref)
+
+
 def _window_bucket(at: datetime, window_seconds: int) -> int:
     return math.floor(at.timestamp() / window_seconds)
 
@@ -95,17 +117,13 @@ def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
     key of bucket b-1, b or b+1 was received less than W seconds from t: exact lookups on the unique index, the same
     answer on either side of a bucket's edge. Copies of one content are serialized by an advisory lock on it for the
     length of the insert: the unique index alone orders copies in one bucket, the lock copies in adjacent ones."""
-    identity = Identity(  # type: ignore[misc]  # the three parts fill the three positional fields
-        *(
-            _storable(part)
-            for part in (
-                delivery.identity.event_type,
-                delivery.identity.idempotency_key,
-                delivery.identity.external_ref,
-            )
-        ),
-        content_keyed=delivery.identity.content_keyed,
-        window_seconds=delivery.identity.window_seconds,
+    derived = delivery_identity(delivery)
+    identity = Identity(
+        _storable(derived.event_type),
+        _storable(derived.idempotency_key),
+        _storable(derived.external_ref),
+        content_keyed=derived.content_keyed,
+        window_seconds=derived.window_seconds,
     )
     window = identity.window_seconds
     key = identity.idempotency_key
@@ -261,6 +279,7 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
     database or the process went away in between, so the provider got no 2xx and is retrying). A copy being applied
     right now is left to its applier, not waited for."""
     started = time.perf_counter()
+    identity = delivery_identity(delivery)
     event, created = webhook_event_store(delivery=delivery)
     if created or event.status == EventStatus.RECEIVED:
         # Only the copy that stored the payload applies what it read of it; a repeat's payload may differ in fields
@@ -274,7 +293,7 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
         if applied:
             _log_delivery(
                 provider=delivery.provider,
-                identity=delivery.identity,
+                identity=identity,
                 outcome=status,
                 started=started,
                 event_id=str(event.pk),
@@ -283,7 +302,7 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
     webhook_counter_increment(provider=delivery.provider, name="duplicate")
     _log_delivery(
         provider=delivery.provider,
-        identity=delivery.identity,
+        identity=identity,
         outcome="duplicate",
         started=started,
         event_id=str(event.pk),

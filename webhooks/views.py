@@ -9,7 +9,8 @@ status otherwise (`processed`, `ignored`, `deferred`, or `failed` for a delivery
 
 A delivery PostgreSQL cannot store as it came (a lone UTF-16 surrogate, a NUL character, NaN, Infinity, a number out of
 range) is stored all the same: its payload made storable (U+FFFD, null), its raw body kept beside it, applied as far
-as it can be. Only a provider's delivery without an identity of its own may take its key from `X-Idempotency-Key`.
+as it can be. The sender's `X-Idempotency-Key` goes to the ledger, which decides when it may stand in for an identity
+(`webhooks.services.delivery_identity`).
 """
 
 import functools
@@ -32,7 +33,7 @@ from rest_framework.views import APIView
 from contactcenter.common.errors import error_response
 from contactcenter.common.openapi import required_body
 from interactions.providers.auth import TOKEN_HEADER
-from interactions.providers.base import BodyRejected, Identity, InboundProvider
+from interactions.providers.base import BodyRejected, InboundProvider
 
 from .auth import client_ip, webhook_auth_record
 from .counters import webhook_counter_increment
@@ -167,31 +168,27 @@ class ProviderWebhookView(APIView):
             return self._body_error(exc)
         raw_body = _raw_text(raw) if body.changed else None
         headers = _kept_headers(django_request, provider)
-        # The sender's key stands in only for a delivery without an identity of its own from the provider: a header
-        # that no signature covers must not turn a replayed event into a new one.
-        override = django_request.headers.get(IDEMPOTENCY_HEADER, "").strip()[:200]
-        results = []
-        for index, event in enumerate(body.events):
-            identity = event.identity
-            if override and identity.content_keyed:
-                key = f"header:{override}" if len(body.events) == 1 else f"header:{override}:{index}"
-                identity = Identity(identity.event_type, key, identity.external_ref)
-            results.append(
-                webhook_delivery_receive(
-                    delivery=Delivery(
-                        provider=provider.name,
-                        identity=identity,
-                        payload=event.payload,
-                        record=event.record,
-                        content_type=django_request.META.get("CONTENT_TYPE", ""),
-                        headers=headers,
-                        signature_valid=auth.signature_valid,
-                        remote_addr=client_ip(django_request) or None,
-                        raw_body=raw_body,
-                        payload_storable=True,
-                    )
+        sender_key = django_request.headers.get(IDEMPOTENCY_HEADER, "")
+        results = [
+            webhook_delivery_receive(
+                delivery=Delivery(
+                    provider=provider.name,
+                    identity=event.identity,
+                    payload=event.payload,
+                    record=event.record,
+                    content_type=django_request.META.get("CONTENT_TYPE", ""),
+                    headers=headers,
+                    signature_valid=auth.signature_valid,
+                    remote_addr=client_ip(django_request) or None,
+                    raw_body=raw_body,
+                    payload_storable=True,
+                    sender_key=sender_key,
+                    event_index=index,
+                    event_count=len(body.events),
                 )
             )
+            for index, event in enumerate(body.events)
+        ]
         if not body.batch:
             return Response({"status": results[0].status, "event_id": results[0].event_id})
         status = "duplicate" if results and all(r.duplicate for r in results) else "accepted"
