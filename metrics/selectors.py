@@ -34,7 +34,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -54,6 +53,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from interactions.models import Channel, Direction, Interaction, Message, MessageStatus
+from interactions.providers.registry import provider_for_channel
 from otp.models import OtpChallenge, OtpStatus
 from webhooks.models import EventStatus, InteractionEvent
 
@@ -115,11 +115,9 @@ def _seconds(value: timedelta | float | Decimal | None) -> float | None:
 
 
 def _provider_for(channel: str) -> str:
-    return {
-        Channel.CALL: settings.ELEVENLABS_PROVIDER_NAME,
-        Channel.WHATSAPP: "builderbot",
-        Channel.SMS: "twilio",
-    }[channel]  # type: ignore[index]  # a channel's value
+    """The ledger's name of the channel's provider (the events are stored under it)."""
+    provider = provider_for_channel(channel)
+    return provider.name if provider else ""
 
 
 def _interactions(window: MetricsWindow) -> QuerySet[Interaction]:

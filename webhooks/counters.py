@@ -9,6 +9,8 @@ import time
 
 from django.core.cache import cache
 
+from interactions.providers.registry import provider_names
+
 logger = logging.getLogger("webhooks")
 
 COUNTER_NAMES = (
@@ -23,7 +25,6 @@ COUNTER_NAMES = (
     "signature_failed_log_only",
     "rejected_body",
 )
-PROVIDERS = ("elevenlabs", "builderbot", "twilio")
 RECEIVED_OUTCOMES = ("duplicate", "processed", "ignored", "deferred", "failed")
 
 
@@ -61,8 +62,8 @@ def webhook_counter_increment(*, provider: str, name: str) -> None:
 
 
 def webhook_counters(provider: str | None = None) -> dict[str, dict[str, int]]:
-    """{provider: {counter name: value}} for every provider (or one)."""
-    providers = (provider,) if provider else PROVIDERS
+    """{provider: {counter name: value}} for every registered provider (or one)."""
+    providers = (provider,) if provider else provider_names()
     keys = [_key(p, n) for p in providers for n in COUNTER_NAMES]
     try:
         values = cache.get_many(keys)

@@ -5,7 +5,6 @@ import uuid
 
 import django_filters
 from django import forms
-from django.conf import settings
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
@@ -13,6 +12,7 @@ from contactcenter.common.filters import UtcIsoDateTimeFilter
 from contactcenter.common.pii import InvalidPhoneNumber, phone_lookup_hashes, phone_normalize
 
 from ..models import Channel, Direction, Interaction, InteractionStatus
+from ..providers.registry import provider_names, providers
 
 # `ordering` values and the (index-backed) order each stands for; both end in `id` so the order is total.
 ORDERINGS = {
@@ -63,7 +63,7 @@ class StrictBooleanFilter(django_filters.filters.BooleanFilter):
 
 
 def _known_providers() -> list[str]:
-    return [settings.ELEVENLABS_PROVIDER_NAME, "builderbot", "twilio"]
+    return [provider.record_provider() for provider in providers()]
 
 
 class InteractionFilter(django_filters.FilterSet):
@@ -71,7 +71,7 @@ class InteractionFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=InteractionStatus.choices)
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
     provider = django_filters.CharFilter(
-        max_length=32, help_text="Exact provider name: elevenlabs, builderbot, twilio."
+        max_length=32, help_text=f"Exact provider name: {', '.join(provider_names())}."
     )
     agent = WholeNumberFilter(
         field_name="assigned_agent_id", min_value=1, help_text="Id of the assigned agent (a user)."

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from audit.services import Actor
+from interactions.providers.registry import provider_names
 from webhooks.models import EventStatus
 from webhooks.services import webhook_event_replay, webhook_events_select
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("ids", nargs="*", help="event ids (UUIDs)")
-        parser.add_argument("--provider", choices=["elevenlabs", "builderbot", "twilio"])
+        parser.add_argument("--provider", choices=provider_names())
         parser.add_argument(
             "--status",
             action="append",

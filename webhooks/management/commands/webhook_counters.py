@@ -2,7 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from webhooks.counters import PROVIDERS, webhook_counters
+from interactions.providers.registry import provider_names
+from webhooks.counters import webhook_counters
 
 
 class Command(BaseCommand):
@@ -12,7 +13,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--provider", choices=PROVIDERS)
+        parser.add_argument("--provider", choices=provider_names())
 
     def handle(self, *args, **options):
         self.stdout.write(json.dumps(webhook_counters(options["provider"]), indent=2, sort_keys=True))
