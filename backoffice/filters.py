@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -10,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contactcenter.common.roles import sees_only_assigned
+from interactions.providers.registry import providers
 
 AGENT_CHOICES_CACHE_KEY = "backoffice:agent-choices"
 AGENT_CHOICES_TTL_SECONDS = 60
@@ -17,9 +17,7 @@ AGENT_CHOICES_TTL_SECONDS = 60
 
 def known_providers() -> list[tuple[str, str]]:
     return [
-        (settings.ELEVENLABS_PROVIDER_NAME, "ElevenLabs"),
-        ("builderbot", "BuilderBot"),
-        ("twilio", "Twilio"),
+        *((provider.record_provider(), provider.label) for provider in providers()),
         ("console", _("Console (development)")),
     ]
 
