@@ -28,11 +28,12 @@ from ..base import (
     request_never_sent,
 )
 from .errors import retry_after_seconds, twilio_error_is_retryable, twilio_error_parse
+from .inbound import WEBHOOK_PATH
 from .statuses import message_status_from_twilio
 
 logger = logging.getLogger(__name__)
 
-STATUS_CALLBACK_PATH = "/webhooks/twilio/sms/status"
+STATUS_CALLBACK_PATH = f"/webhooks/{WEBHOOK_PATH}"  # our status webhook
 # Twilio's ValidityPeriod bounds (seconds).
 _VALIDITY_MIN, _VALIDITY_MAX = 1, 36000
 # A message found by `lookup` must have been created at most this long before the attempt began (clock skew).

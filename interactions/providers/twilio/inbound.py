@@ -37,6 +37,7 @@ from .callbacks import (
     status_callback_status_word,
 )
 
+WEBHOOK_PATH = "twilio/sms/status"  # under /webhooks/
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Twilio's own headers kept with the delivery (as they came: neither is a secret).
 KEPT_HEADERS = ("I-Twilio-Idempotency-Token", "X-Twilio-Webhooks-Signature-Settings")
@@ -56,7 +57,7 @@ class TwilioInbound(InboundProvider):
     name = "twilio"
     label = "Twilio"
     channel = Channel.SMS
-    webhook_path = "twilio/sms/status"
+    webhook_path = WEBHOOK_PATH
     url_name = "twilio-sms-status"
     content_types = (FORM_TYPE, JSON_TYPE)
     max_body_bytes = 64 * 1024  # a status callback is a few hundred bytes
