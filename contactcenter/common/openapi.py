@@ -214,7 +214,11 @@ def postprocess_schema(result, generator, request, public):
                     if parameter.get("in") == "query" and not parameter.get("required"):
                         parameter["allowEmptyValue"] = True
             for media in operation.get("requestBody", {}).get("content", {}).values():
-                if media.get("schema", {}).pop(_REQUIRED_BODY, False):
+                body_schema = media.get("schema", {})
+                if body_schema.get(_REQUIRED_BODY):
+                    # A copy without the marker: the schema is the very dict given to extend_schema, which the next
+                    # generation of the document (the next GET /api/schema in this process) reads again.
+                    media["schema"] = {k: v for k, v in body_schema.items() if k != _REQUIRED_BODY}
                     operation["requestBody"]["required"] = True
             for status, response in operation.get("responses", {}).items():
                 links = LINKS.get((operation.get("operationId"), status))
