@@ -8,8 +8,7 @@ from freezegun import freeze_time
 
 from audit.models import AuditLog
 from audit.services import Actor, audit_log_record
-
-from .helpers import role_client
+from tests.api.helpers import fresh_throttles, role_client  # noqa: F401  (fresh_throttles: autouse fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -9,10 +9,14 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from interactions.models import CallDetail, Message
+from tests.api.helpers import (
+    fresh_throttles,  # noqa: F401  (autouse fixture: each test starts with empty throttles)
+    key_client,
+    role_client,
+    user_client,
+)
 from tests.factories import InteractionFactory, UserFactory
 from webhooks.models import InteractionEvent
-
-from .helpers import key_client, role_client, user_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
