@@ -81,6 +81,13 @@ def test_dates_times_and_versions_in_log_lines_are_not_taken_for_phone_numbers()
     )
 
 
+def test_a_date_in_parentheses_is_not_taken_for_a_phone_number_but_a_number_in_parentheses_is():
+    line = _render("received a naive datetime (2026-11-01 00:00:00) while time zone support is active (5215512345678)")
+    assert line["message"] == (
+        "received a naive datetime (2026-11-01 00:00:00) while time zone support is active +52*******5678)"
+    )
+
+
 def test_a_number_under_a_phone_key_is_masked_even_as_a_json_number():
     line = _render("called", phone=5215512345678, event_timestamp=1785000260)
     assert line["phone"] == "+52*******5678"

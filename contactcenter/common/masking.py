@@ -44,6 +44,8 @@ _KEEP = "|".join(
     [
         # A date, optionally followed by a time (ISO 8601 or with a space), not glued to more digits.
         rf"(?:{_DATE_YMD}|{_DATE_DMY}|{_DATE_MDY})(?:[T ]{_TIME})?(?![\-/.]?\d)",
+        # An opening parenthesis right before a date (`(2026-11-01 00:00:00)`): kept, so the date is read as one.
+        r"\((?=(?:1[89]|2\d)\d\d[\-/.]|(?:0?[1-9]|[12]\d|3[01])[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:1[89]|2\d)\d\d(?!\d))",
         _TIME + r"(?!\d)",
         # A UUID, and any word that holds a letter (SIDs, hex ids, `conv_…`, `v1`): kept whole.
         r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w\-])",
