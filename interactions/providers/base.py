@@ -225,6 +225,11 @@ class InboundProvider(ABC):
         """The provider's own headers worth storing with the delivery (never a secret)."""
         return {}
 
+    def send_backend(self) -> SendBackend | None:
+        """The backend that sends this provider's channel, when its settings are there; None for a provider we only
+        hear from (or one not configured: the message then goes to the console backend)."""
+        return None
+
     @abstractmethod
     def authenticate(self, request: HttpRequest, raw: bytes) -> AuthResult:
         """Token or signature; raises BodyRejected for a body that cannot even be read to check its signature."""

@@ -1,8 +1,8 @@
 """The providers we take webhooks from: the one list.
 
 A fourth provider is one new folder beside these (an `InboundProvider` in its `inbound.py`, its send backend in
-`client.py`) and one line in PROVIDERS: its webhook route, its OpenAPI operation, the ledger's applier, its counters
-and its name in the filters all come from here."""
+`client.py`, returned by its `send_backend()`) and one line in PROVIDERS: its webhook route, its OpenAPI operation, the
+ledger's applier, its counters, its name in the filters and the backend that sends its channel all come from here."""
 
 from .base import InboundProvider
 from .builderbot.inbound import BuilderBotInbound

@@ -17,8 +17,12 @@ OPEN_STATUSES = (InteractionStatus.OPEN, InteractionStatus.IN_PROGRESS)
 
 
 def channel_provider(channel: str) -> str:
-    providers: dict[str, str] = {Channel.SMS: "twilio", Channel.WHATSAPP: "builderbot"}
-    return providers.get(channel, "")
+    """The provider's name on a message of `channel` we send (the registry's provider of that channel)."""
+    # The registry is imported here, not at the top: its providers' appliers import these services.
+    from ..providers.registry import provider_for_channel
+
+    provider = provider_for_channel(channel)
+    return provider.record_provider() if provider is not None and channel != Channel.CALL else ""
 
 
 def interaction_open_or_continue(

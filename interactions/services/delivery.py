@@ -62,15 +62,12 @@ def delivery_backend_for(channel: str) -> SendBackend:
     choice = settings.SMS_BACKEND if channel == Channel.SMS else settings.WHATSAPP_BACKEND
     if choice == "console":
         return ConsoleBackend()
-    if channel == Channel.SMS and settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
-        from ..providers.twilio import TwilioSmsBackend
+    # The registry is imported here, not at the top: its providers' appliers import these services.
+    from ..providers.registry import provider_for_channel
 
-        return TwilioSmsBackend()
-    if channel == Channel.WHATSAPP and settings.BUILDERBOT_API_KEY and settings.BUILDERBOT_PROJECT_ID:
-        from ..providers.builderbot import BuilderBotWhatsAppBackend
-
-        return BuilderBotWhatsAppBackend()
-    return ConsoleBackend()
+    provider = provider_for_channel(channel)
+    backend = provider.send_backend() if provider is not None else None
+    return backend or ConsoleBackend()
 
 
 def _retry_cap() -> float:

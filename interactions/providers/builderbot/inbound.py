@@ -23,6 +23,7 @@ from ..base import (
     InboundProvider,
     Outcome,
     OutcomeStatus,
+    SendBackend,
     WebhookDocs,
 )
 from ..bodies import JSON_TYPE, body_hash, idempotency_key, json_body_read
@@ -66,6 +67,14 @@ class BuilderBotInbound(InboundProvider):
     name = "builderbot"
     label = "BuilderBot"
     channel = Channel.WHATSAPP
+
+    def send_backend(self) -> SendBackend | None:
+        if not (settings.BUILDERBOT_API_KEY and settings.BUILDERBOT_PROJECT_ID):
+            return None
+        from .client import BuilderBotWhatsAppBackend
+
+        return BuilderBotWhatsAppBackend()
+
     webhook_path = "builderbot/whatsapp"
     url_name = "builderbot-whatsapp"
     max_body_bytes = 1024 * 1024  # message events are small; media comes as a URL

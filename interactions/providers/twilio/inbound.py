@@ -25,6 +25,7 @@ from ..base import (
     InboundProvider,
     Outcome,
     OutcomeStatus,
+    SendBackend,
     WebhookDocs,
 )
 from ..bodies import FORM_TYPE, JSON_TYPE, body_hash, form_body_read, idempotency_key, json_body_read
@@ -63,6 +64,14 @@ class TwilioInbound(InboundProvider):
     max_body_bytes = 64 * 1024  # a status callback is a few hundred bytes
     token_in_query = True
     signature_header = SIGNATURE_HEADER
+
+    def send_backend(self) -> SendBackend | None:
+        if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+            return None
+        from .client import TwilioSmsBackend
+
+        return TwilioSmsBackend()
+
     docs = WebhookDocs(
         operation_id="webhooks_twilio_sms_status",
         summary="Twilio SMS status callbacks",
