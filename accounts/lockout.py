@@ -8,7 +8,8 @@ from django.core.cache import cache
 from django.template.response import TemplateResponse
 
 from audit.actions import AuditAction
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.errors import error_response, http_headers_for, http_status_for
 
 logger = logging.getLogger(__name__)

@@ -53,7 +53,8 @@ def device_post_delete(sender, instance, origin=None, **kwargs) -> None:
 def user_signed_in(sender, request=None, user=None, **kwargs) -> None:
     """The admin's sign-in (django.contrib.auth's `user_logged_in`), audited like the API's."""
     from audit.actions import AuditAction
-    from audit.services import Actor, audit_log_record
+    from audit.services import audit_log_record
+    from contactcenter.common.actors import Actor
 
     if user is not None:
         audit_log_record(

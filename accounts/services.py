@@ -18,7 +18,8 @@ from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from audit.actions import AuditAction
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import InvalidInput, LimitReached, NotAuthenticated, PermissionDenied
 from contactcenter.common.roles import API_KEY_ROLES, Role
 

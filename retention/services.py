@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from audit.actions import AuditAction
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record, audit_purgeable, audit_records_purge
+from audit.services import audit_log_record, audit_purgeable, audit_records_purge
+from contactcenter.common.actors import Actor
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.domain import InvalidInput
 from contactcenter.common.pii import (

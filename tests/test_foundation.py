@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from interactions.models import Interaction, Message
 from tests.factories import InteractionFactory
 from webhooks.models import InteractionEvent

@@ -24,7 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actions import AuditAction
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.domain import DomainError
 from contactcenter.common.pii import phone_mask

@@ -26,7 +26,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.actions import AuditAction
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.db import advisory_xact_lock
 from contactcenter.common.domain import DomainError, NotFound
 from contactcenter.common.errors import DATABASE_ERRORS, database_error_is_transient

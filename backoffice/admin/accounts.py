@@ -7,7 +7,7 @@ from rest_framework_api_key.models import APIKey
 
 from accounts.models import ApiKey
 from accounts.services import api_key_assign, api_key_expiry_check, api_key_revoke, api_key_role_check
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import DomainError
 from contactcenter.common.roles import API_KEY_ROLES, Role
 

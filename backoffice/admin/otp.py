@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from audit.services import Actor
 from backoffice.filters import CreatedFilter
 from backoffice.paginator import CappedCountPaginator
+from contactcenter.common.actors import Actor
 from contactcenter.common.context import request_client_ip
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import phone_mask

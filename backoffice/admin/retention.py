@@ -5,8 +5,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from audit.services import Actor
 from backoffice.forms import CustomerEraseForm
+from contactcenter.common.actors import Actor
 from contactcenter.common.context import request_client_ip
 from contactcenter.common.domain import DomainError
 from retention.models import RetentionRun

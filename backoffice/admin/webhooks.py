@@ -2,10 +2,10 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from audit.services import Actor
 from backoffice.filters import CreatedFilter, ProviderFilter
 from backoffice.paginator import CappedCountPaginator
 from backoffice.selectors import pretty_json
+from contactcenter.common.actors import Actor
 from contactcenter.common.masking import phones_mask
 from webhooks.models import InteractionEvent
 from webhooks.services import webhook_event_replay

@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actions import AuditAction
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import Conflict, InvalidInput
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.roles import Role

@@ -12,7 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.actions import AuditAction
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.db import integrity_error_names
 from contactcenter.common.domain import Conflict, InvalidInput, NotFound
 from contactcenter.common.pii import InvalidPhoneNumber, phone_mask, phone_normalize

@@ -7,7 +7,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from tests.api.helpers import fresh_throttles, role_client  # noqa: F401  (fresh_throttles: autouse fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from tests.factories import MessageFactory, OngoingInteractionFactory, OtpSmsFactory
 from webhooks.models import InteractionEvent
 

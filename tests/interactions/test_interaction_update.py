@@ -6,7 +6,7 @@ import pytest
 import backoffice.admin.interactions as interactions_admin
 import interactions.api.views as interaction_views
 from audit.models import AuditLog
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import Conflict, InvalidInput
 from interactions.services import interaction_update
 from tests.api.helpers import fresh_throttles, role_client  # noqa: F401

@@ -11,7 +11,8 @@ from django.db import IntegrityError, connection, transaction
 
 from audit.actions import AuditAction
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import Conflict
 from interactions.models import Interaction, Message, MessageStatus
 from interactions.services import message_resend

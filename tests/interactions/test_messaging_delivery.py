@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditLog
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import DomainError
 from interactions.models import Message, MessageStatus
 from interactions.services import (

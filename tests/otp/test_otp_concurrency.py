@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import DomainError
 from contactcenter.common.errors import http_headers_for, http_status_for
 from otp.api.views import otp_verify_answer

@@ -10,7 +10,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from audit.models import AuditLog
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from otp.checks import otp_settings_check
 from otp.models import OtpChallenge, OtpIdempotencyRecord
 from otp.services import otp_request

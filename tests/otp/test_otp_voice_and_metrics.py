@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import DomainError
 from contactcenter.common.errors import http_status_for
 from interactions.models import Interaction

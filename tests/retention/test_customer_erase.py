@@ -13,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import DomainError
 from interactions.models import CallDetail, Interaction
 from retention.models import RetentionRun

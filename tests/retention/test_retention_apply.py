@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from contactcenter.common.pii import phone_hash
 from interactions.models import CallDetail, Interaction, Message
 from otp.models import OtpChallenge

@@ -75,7 +75,7 @@ def test_a_number_typed_without_its_country_code_or_premium_rate_gets_no_code(ot
 def test_a_failure_reported_after_delivery_does_not_take_the_code_away(settings, sms_outbox):  # noqa: F811
     """Found: a late `undelivered` after `delivered` marked the challenge failed: the customer held a code that no
     longer verified."""
-    from audit.services import Actor
+    from contactcenter.common.actors import Actor
     from otp.services import otp_request, otp_verify
 
     settings.SMS_BACKEND = "console"
@@ -365,7 +365,7 @@ def test_api_keys_expire_and_only_superusers_issue_supervisor_keys_which_end_wit
 
     from accounts.models import ApiKey
     from accounts.services import api_key_create
-    from audit.services import Actor
+    from contactcenter.common.actors import Actor
     from contactcenter.common.domain import DomainError
 
     call_command("create_api_key", "ivr", "--role", "integration", stdout=io.StringIO())

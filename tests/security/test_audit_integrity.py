@@ -35,7 +35,8 @@ from freezegun import freeze_time
 from psycopg import sql
 
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from retention.services import retention_apply
 from tests.api.helpers import key_client
 from tests.factories import InteractionFactory, UserFactory

@@ -22,7 +22,8 @@ import requests
 from django.db import connections
 from freezegun import freeze_time
 
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from interactions.models import Interaction, Message
 from interactions.providers.builderbot.inbound import builderbot_identity
 from interactions.providers.elevenlabs import elevenlabs_signature_compute

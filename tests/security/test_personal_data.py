@@ -25,7 +25,8 @@ import requests
 from django.db import connection
 
 from audit.models import AuditLog
-from audit.services import Actor, audit_log_record
+from audit.services import audit_log_record
+from contactcenter.common.actors import Actor
 from interactions.models import CallDetail, Interaction, Message
 from tests.factories import PASSWORD, InteractionFactory, OngoingInteractionFactory, UserFactory
 from tests.support.fixtures import broker, celery_worker_factory, wait_for  # noqa: F401

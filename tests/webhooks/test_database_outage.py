@@ -6,7 +6,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from accounts.services import api_key_create
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from interactions.models import Message
 from webhooks.models import EventStatus, InteractionEvent
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from audit.models import AuditLog
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from interactions.models import CallDetail, Message
 from webhooks.models import InteractionEvent
 from webhooks.services import webhook_event_replay

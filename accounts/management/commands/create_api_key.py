@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import api_key_create
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from contactcenter.common.domain import DomainError
 from contactcenter.common.roles import API_KEY_ROLES
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from audit.services import Actor
+from contactcenter.common.actors import Actor
 from interactions.providers.registry import provider_names
 from webhooks.models import EventStatus
 from webhooks.services import webhook_event_replay, webhook_events_select
