@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from contactcenter.common.errors import api_path_not_found
 from contactcenter.common.health import HealthView
 
 handler400 = "contactcenter.common.errors.json_or_default_400"
@@ -24,6 +26,8 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("webhooks/", include("voice.urls")),
     path("admin/", admin.site.urls),
+    # Last under /api/ and /webhooks/: any other path there is a JSON 404 (any method, DEBUG or not).
+    re_path(r"^(?:api|webhooks)/", csrf_exempt(api_path_not_found), name="api-not-found"),
 ]
 
 if settings.BENCH_ENDPOINTS:

@@ -171,6 +171,12 @@ def json_or_default_404(request, exception=None):
     return page_not_found(request, exception)
 
 
+def api_path_not_found(request, *args, **kwargs):
+    """The last route under /api/ and /webhooks/: an unknown path there answers the JSON error shape, in DEBUG too
+    (where Django's debug page would stand in for handler404)."""
+    return error_response(404, "not_found", "Not found.")
+
+
 def json_or_default_500(request):
     if _wants_json(request):
         return error_response(500, "error", "A server error occurred.")
