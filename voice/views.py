@@ -24,15 +24,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contactcenter.common.context import request_client_ip
 from contactcenter.common.errors import error_response
 from contactcenter.common.parsers import JSON_MAX_DEPTH, BodyUnreadable, form_body_load, json_body_parse, json_storable
+from interactions.providers.auth import TOKEN_HEADER, presented_token, token_matches
+from interactions.providers.base import AuthResult
 from interactions.providers.elevenlabs.tools import (
     initiation_request_parse,
     initiation_response_build,
     voice_tool_request_parse,
 )
 from interactions.services import CallerContext
-from webhooks.auth import TOKEN_HEADER, AuthResult, _decide, client_ip, presented_token, token_matches
+from webhooks.auth import webhook_auth_decide
 
 from .services import (
     ToolAnswer,
@@ -51,7 +54,7 @@ def voice_tool_authenticate(request) -> AuthResult:
     """`X-Webhook-Token` equal to one of ELEVENLABS_TOOL_TOKEN or ELEVENLABS_WEBHOOK_TOKEN (constant time). Refused,
     logged and counted otherwise; accepted with a warning only in development when no token is configured."""
     tokens = [*settings.ELEVENLABS_TOOL_TOKENS, *settings.ELEVENLABS_WEBHOOK_TOKENS]
-    return _decide(
+    return webhook_auth_decide(
         provider="elevenlabs",
         request=request,
         token_ok=token_matches(presented_token(request, allow_query=False), tokens),
@@ -115,7 +118,7 @@ class _VoiceEndpoint(APIView):
         try:
             raw = django_request.body if read_body and declared <= MAX_BODY_BYTES else b""
             payload = _payload(django_request, raw) if 0 < len(raw) <= MAX_BODY_BYTES else None
-            result, conversation_id, body = self.answer(payload, client_ip(django_request) or None)
+            result, conversation_id, body = self.answer(payload, request_client_ip(django_request))
         except Exception as exc:  # the agent must get an answer it can read, whatever broke
             logger.error("voice_tool_failed", extra={"tool": self.name, "error_class": type(exc).__name__})
             result, body = self.fallback()

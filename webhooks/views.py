@@ -30,12 +30,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contactcenter.common.context import request_client_ip
 from contactcenter.common.errors import error_response
 from contactcenter.common.openapi import required_body
 from interactions.providers.auth import TOKEN_HEADER
 from interactions.providers.base import BodyRejected, InboundProvider
 
-from .auth import client_ip, webhook_auth_record
+from .auth import webhook_auth_record
 from .counters import webhook_counter_increment
 from .services import Delivery, webhook_delivery_receive
 
@@ -179,7 +180,7 @@ class ProviderWebhookView(APIView):
                     content_type=django_request.META.get("CONTENT_TYPE", ""),
                     headers=headers,
                     signature_valid=auth.signature_valid,
-                    remote_addr=client_ip(django_request) or None,
+                    remote_addr=request_client_ip(django_request),
                     raw_body=raw_body,
                     payload_storable=True,
                     sender_key=sender_key,
