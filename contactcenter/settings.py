@@ -399,6 +399,8 @@ VOICE_INITIATION_SHARE_CONTEXT = env.bool("VOICE_INITIATION_SHARE_CONTEXT", defa
 # retry) are applied by a sweep this often, once older than the given age (a provider's own retry usually comes first).
 WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS = env.int("WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS", default=60)
 WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS", default=120)
+# Delivery counters are added up in each process and written to Redis at most this often (0: at every delivery).
+WEBHOOK_COUNTERS_FLUSH_SECONDS = env.float("WEBHOOK_COUNTERS_FLUSH_SECONDS", default=1.0)
 WEBHOOK_EVENTS_SWEEP_BATCH_SIZE = env.int("WEBHOOK_EVENTS_SWEEP_BATCH_SIZE", default=200)
 CELERY_BEAT_SCHEDULE["webhook-events-sweep"] = {
     "task": "webhooks.events_sweep",

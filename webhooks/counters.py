@@ -1,12 +1,17 @@
 """Delivery counters per provider and outcome, kept in the Django cache (Redis in production).
 
 Counting is best effort and never blocks ingestion: when the cache is down the increment is skipped (the structured
-log line of each delivery stays the record of truth). Keys: `webhooks:count:<provider>:<name>`, where `name` is one of
+log line of each delivery stays the record of truth). A process adds up its increments and writes them at most once
+every WEBHOOK_COUNTERS_FLUSH_SECONDS (one pipelined round trip for all of them, instead of one per delivery), and
+before it reads them; a process that dies loses at most that long of counts. Keys: `webhooks:count:<provider>:<name>`, where `name` is one of
 COUNTER_NAMES. Read them with `webhook_counters()` (the `webhook_counters` management command prints them)."""
 
 import logging
+import threading
 import time
+from collections import Counter
 
+from django.conf import settings
 from django.core.cache import cache
 
 from interactions.providers.registry import provider_names
@@ -38,33 +43,57 @@ PAUSE_AFTER_FAILURE_SECONDS = 30.0
 _paused_until = 0.0
 
 
-def _increment(key: str) -> None:
-    """One INCR round trip on Redis (which creates the key at 0); add-then-incr on other cache backends."""
+_pending: Counter[str] = Counter()
+_pending_lock = threading.Lock()
+_last_flush = 0.0
+
+
+def _write(increments: dict[str, int]) -> None:
+    """One pipelined INCRBY per key on Redis (which creates the key at 0); add-then-incr on other cache backends."""
     redis_cache = getattr(cache, "_cache", None)
     if redis_cache is not None and hasattr(redis_cache, "get_client"):
-        full_key = cache.make_and_validate_key(key)
-        redis_cache.get_client(full_key, write=True).incr(full_key)
+        full_keys = {cache.make_and_validate_key(key): amount for key, amount in increments.items()}
+        pipeline = redis_cache.get_client(next(iter(full_keys)), write=True).pipeline(transaction=False)
+        for full_key, amount in full_keys.items():
+            pipeline.incrby(full_key, amount)
+        pipeline.execute()
         return
-    if not cache.add(key, 1, timeout=None):
-        cache.incr(key)
+    for key, amount in increments.items():
+        if not cache.add(key, amount, timeout=None):
+            cache.incr(key, amount)
 
 
-def webhook_counter_increment(*, provider: str, name: str) -> None:
-    global _paused_until
-    if time.monotonic() < _paused_until:
+def webhook_counters_flush() -> None:
+    """Write what this process has counted and not written yet."""
+    global _paused_until, _last_flush
+    with _pending_lock:
+        increments = dict(_pending)
+        _pending.clear()
+        _last_flush = time.monotonic()
+    if not increments or time.monotonic() < _paused_until:
         return
-    key = _key(provider, name)
     try:
-        _increment(key)
+        _write(increments)
     except Exception as exc:  # the cache is an aid; a delivery never fails for it
         _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
         logger.warning("webhook_counter_unavailable", extra={"error_class": type(exc).__name__})
+
+
+def webhook_counter_increment(*, provider: str, name: str) -> None:
+    if time.monotonic() < _paused_until:
+        return
+    with _pending_lock:
+        _pending[_key(provider, name)] += 1
+        due = time.monotonic() - _last_flush >= settings.WEBHOOK_COUNTERS_FLUSH_SECONDS
+    if due:
+        webhook_counters_flush()
 
 
 def webhook_counters(provider: str | None = None) -> dict[str, dict[str, int]]:
     """{provider: {counter name: value}} for every registered provider (or one)."""
     providers = (provider,) if provider else provider_names()
     keys = [_key(p, n) for p in providers for n in COUNTER_NAMES]
+    webhook_counters_flush()
     try:
         values = cache.get_many(keys)
     except Exception:

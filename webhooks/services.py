@@ -13,15 +13,17 @@
 - `calls_reconcile` recovers calls whose post-call webhook never arrived, through the same ledger."""
 
 import hashlib
+import json
 import logging
 import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -109,90 +111,232 @@ def _window_bucket(at: datetime, window_seconds: int) -> int:
     return math.floor(at.timestamp() / window_seconds)
 
 
-def webhook_event_store(*, delivery: Delivery) -> tuple[InteractionEvent, bool]:
-    """Insert the delivery in its own transaction (committed on return). (event, created); a taken idempotency key
-    returns the event stored first. Concurrent copies wait on the unique index, then see the first one's row.
+@dataclass(frozen=True)
+class _Stored:
+    """What the ledger writes of one delivery, before its apply decides the rest (status, error, normalized…)."""
 
-    A content-keyed identity with a duplicate window (a BuilderBot message without an id) is stored under its key
-    plus the time bucket b = floor(t / W) of its reception. A copy received at t is a duplicate iff an event with the
-    key of bucket b-1, b or b+1 was received less than W seconds from t: exact lookups on the unique index, the same
-    answer on either side of a bucket's edge. Copies of one content are serialized by an advisory lock on it for the
-    length of the insert: the unique index alone orders copies in one bucket, the lock copies in adjacent ones."""
+    provider: str
+    event_type: str
+    key: str  # the idempotency key (a content-keyed one without its time bucket)
+    external_ref: str
+    window_seconds: int
+    content_type: str
+    payload: object
+    raw_body: str | None
+    headers: dict
+    signature_valid: bool | None
+    remote_addr: str | None
+
+
+def _stored(delivery: Delivery) -> _Stored:
     derived = delivery_identity(delivery)
-    identity = Identity(
-        _storable(derived.event_type),
-        _storable(derived.idempotency_key),
-        _storable(derived.external_ref),
-        content_keyed=derived.content_keyed,
+    return _Stored(
+        provider=delivery.provider,
+        event_type=_storable(derived.event_type),
+        key=_storable(derived.idempotency_key),
+        external_ref=_storable(derived.external_ref),
         window_seconds=derived.window_seconds,
+        content_type=_storable(delivery.content_type[:100]),
+        payload=delivery.payload if delivery.payload_storable else _storable(delivery.payload),
+        raw_body=delivery.raw_body,
+        headers=_storable(delivery.headers),
+        signature_valid=delivery.signature_valid,
+        remote_addr=delivery.remote_addr or None,
     )
-    window = identity.window_seconds
-    key = identity.idempotency_key
-    try:
-        with transaction.atomic():
-            if window:
-                advisory_xact_lock(f"webhooks.window:{delivery.provider}:{key}")
-            # Read after the lock: copies are then stored in the order of their times.
-            received_at = delivery.received_at or timezone.now()
-            if window:
-                bucket = _window_bucket(received_at, window)
-                span = timedelta(seconds=window)
-                earlier = (
-                    InteractionEvent.objects.filter(
-                        provider=delivery.provider,
-                        idempotency_key__in=[f"{key}:{b}" for b in (bucket - 1, bucket, bucket + 1)],
-                        received_at__gt=received_at - span,
-                        received_at__lt=received_at + span,
-                    )
-                    .order_by("received_at")
-                    .first()
-                )
-                if earlier is not None:
-                    return earlier, False
-                key = f"{key}:{bucket}"
-            event = InteractionEvent.objects.create(
-                provider=delivery.provider,
-                event_type=identity.event_type,
-                idempotency_key=key,
-                external_ref=identity.external_ref,
-                content_type=_storable(delivery.content_type[:100]),
-                payload=delivery.payload if delivery.payload_storable else _storable(delivery.payload),
-                raw_body=delivery.raw_body,
-                headers=_storable(delivery.headers),
-                signature_valid=delivery.signature_valid,
-                remote_addr=delivery.remote_addr or None,
-                received_at=received_at,
-            )
-        return event, True
-    except IntegrityError:
-        existing = InteractionEvent.objects.filter(provider=delivery.provider, idempotency_key=key).first()
-        if existing is None:
-            raise
-        return existing, False
 
 
-def _apply(event: InteractionEvent, record: object = None) -> Outcome:
-    """The provider's `apply`, in a savepoint; what it cannot read or a bug leaves the event failed, for replay."""
-    provider = provider_get(event.provider)
+def _window_keys(stored: _Stored, received_at: datetime) -> tuple[str, list[str]]:
+    """(the key to store under, the keys an earlier copy in the window would have). A content-keyed identity with a
+    duplicate window W is stored under its key plus the time bucket b = floor(t / W) of its reception; a copy received
+    at t is a duplicate iff an event with the key of bucket b-1, b or b+1 was received less than W seconds from t:
+    exact lookups on the unique index, the same answer on either side of a bucket's edge."""
+    if not stored.window_seconds:
+        return stored.key, [stored.key]
+    bucket = _window_bucket(received_at, stored.window_seconds)
+    return f"{stored.key}:{bucket}", [f"{stored.key}:{b}" for b in (bucket - 1, bucket, bucket + 1)]
+
+
+def _window_lock(stored: _Stored) -> None:
+    """Copies of one content are serialized by an advisory lock on it until the transaction ends: the unique index
+    alone orders copies in one time bucket, the lock copies in adjacent ones."""
+    if stored.window_seconds:
+        advisory_xact_lock(f"webhooks.window:{stored.provider}:{stored.key}")
+
+
+# One statement stores the applied delivery: the row is written once, with its outcome (never inserted, then updated).
+# A taken key (ON CONFLICT) or, for a content-keyed identity, an earlier copy within its window (NOT EXISTS, read
+# after the window lock) inserts nothing and returns no row: the caller rolls its apply back and answers `duplicate`.
+_INSERT_SQL = """
+INSERT INTO webhooks_interactionevent (
+    id, provider, event_type, idempotency_key, status, external_ref, content_type, payload, raw_body, headers,
+    normalized, signature_valid, error, attempts, interaction_id, remote_addr, received_at, processed_at
+)
+SELECT %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s::inet, %s, %s
+WHERE NOT EXISTS (
+    SELECT 1 FROM webhooks_interactionevent
+    WHERE provider = %s AND idempotency_key = ANY(%s) AND received_at > %s AND received_at < %s
+)
+ON CONFLICT (provider, idempotency_key) DO NOTHING
+RETURNING id
+"""
+
+
+def _json(value) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _event_insert(
+    *, stored: _Stored, received_at: datetime, outcome: Outcome, payload: object, raw_body: str | None
+) -> UUID | None:
+    """Insert the event with its outcome; its id, or None when an earlier copy holds the key (nothing inserted)."""
+    key, window_keys = _window_keys(stored, received_at)
+    event_id = uuid4()
+    status = EventStatus(outcome.status)
+    processed_at = timezone.now() if status in FINAL_STATUSES else None
+    external_ref = (outcome.external_ref or stored.external_ref)[:128]
+    error = _storable(outcome.error)
+    normalized = _storable(outcome.normalized)
+    if connection.vendor != "postgresql":
+        return _event_insert_orm(
+            stored=stored,
+            event_id=event_id,
+            key=key,
+            window_keys=window_keys,
+            received_at=received_at,
+            status=status,
+            external_ref=external_ref,
+            error=error,
+            normalized=normalized,
+            outcome=outcome,
+            payload=payload,
+            raw_body=raw_body,
+            processed_at=processed_at,
+        )
+    span = timedelta(seconds=stored.window_seconds)
+    params = [
+        event_id,
+        stored.provider,
+        stored.event_type,
+        key,
+        status.value,
+        external_ref,
+        stored.content_type,
+        _json(payload),
+        raw_body,
+        _json(stored.headers),
+        _json(normalized),
+        stored.signature_valid,
+        error,
+        1,
+        outcome.interaction_id,
+        stored.remote_addr,
+        received_at,
+        processed_at,
+        stored.provider,
+        window_keys,
+        # No window: the NOT EXISTS looks at an empty time range (the unique key alone decides).
+        received_at - span if stored.window_seconds else received_at,
+        received_at + span if stored.window_seconds else received_at,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _event_insert_orm(
+    *, stored: _Stored, event_id: UUID, key: str, window_keys: list[str], received_at: datetime, **fields
+) -> UUID | None:
+    """The same insert on databases other than PostgreSQL (SQLite, the local default, serializes writers)."""
+    span = timedelta(seconds=stored.window_seconds)
+    earlier = InteractionEvent.objects.filter(provider=stored.provider, idempotency_key__in=window_keys)
+    if stored.window_seconds:
+        earlier = earlier.filter(received_at__gt=received_at - span, received_at__lt=received_at + span)
+    else:
+        earlier = earlier.filter(idempotency_key=key)
+    if earlier.exists():
+        return None
+    outcome: Outcome = fields["outcome"]
+    InteractionEvent.objects.create(
+        id=event_id,
+        provider=stored.provider,
+        event_type=stored.event_type,
+        idempotency_key=key,
+        status=fields["status"],
+        external_ref=fields["external_ref"],
+        content_type=stored.content_type,
+        payload=fields["payload"],
+        raw_body=fields["raw_body"],
+        headers=stored.headers,
+        normalized=fields["normalized"],
+        signature_valid=stored.signature_valid,
+        error=fields["error"],
+        attempts=1,
+        interaction_id=outcome.interaction_id,
+        remote_addr=stored.remote_addr,
+        received_at=received_at,
+        processed_at=fields["processed_at"],
+    )
+    return event_id
+
+
+def _earlier_copy(stored: _Stored, received_at: datetime) -> InteractionEvent | None:
+    """The event that made a delivery a duplicate: the one holding its key, or an earlier copy in its window."""
+    _key, window_keys = _window_keys(stored, received_at)
+    queryset = InteractionEvent.objects.filter(provider=stored.provider, idempotency_key__in=window_keys)
+    if stored.window_seconds:
+        span = timedelta(seconds=stored.window_seconds)
+        queryset = queryset.filter(received_at__gt=received_at - span, received_at__lt=received_at + span)
+    return queryset.order_by("received_at").only("pk", "status").first()
+
+
+class _Duplicate(Exception):
+    """Raised inside the receiving transaction to roll back the apply of a copy whose event was stored before."""
+
+
+class _ApplyFailed(Exception):
+    """Raised inside the receiving transaction to roll back a partial apply; the event is then stored failed."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
+def _apply_guarded(*, provider_name: str, payload, received_at: datetime, record: object = None) -> Outcome:
+    """The provider's `apply`, its failures as a failed Outcome: what it cannot read, a domain error, a bug. A transient
+    database error (a deadlock, a lost connection) is raised: nothing is stored, the provider gets a 503 and retries.
+    Runs in the caller's transaction, with no savepoint of its own: a failure must roll the caller back."""
+    provider = provider_get(provider_name)
     if provider is None:
-        return Outcome(EventStatus.FAILED, error=f"no adapter for provider {event.provider!r}")
+        return Outcome(EventStatus.FAILED, error=f"no adapter for provider {provider_name!r}")
     try:
-        with transaction.atomic():
-            return provider.apply(payload=event.payload, received_at=event.received_at, record=record)
+        return provider.apply(payload=payload, received_at=received_at, record=record)
     except PayloadUnreadable as exc:
         return Outcome(EventStatus.FAILED, error=str(exc))
     except DomainError as exc:
         return Outcome(EventStatus.FAILED, error=exc.detail)
     except DATABASE_ERRORS as exc:
         if database_error_is_transient(exc):
-            # A deadlock or a lost connection: nothing is stored as failed, the event stays `received`, the provider
-            # gets a 503 and its retry applies it.
             raise
-        logger.exception("webhook_apply_error", extra={"provider": event.provider, "event_id": str(event.pk)})
+        logger.exception("webhook_apply_error", extra={"provider": provider_name})
         return Outcome(EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
-    except Exception as exc:  # a bug must not lose the delivery: it stays failed, for replay
-        logger.exception("webhook_apply_error", extra={"provider": event.provider, "event_id": str(event.pk)})
+    except Exception as exc:  # a bug must not lose the delivery: it is stored failed, for replay
+        logger.exception("webhook_apply_error", extra={"provider": provider_name})
         return Outcome(EventStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def _apply(event: InteractionEvent, record: object = None) -> Outcome:
+    """The provider's `apply` of a stored event, in a savepoint: a failure leaves the event's row as it was (failed,
+    for replay)."""
+    sid = transaction.savepoint()
+    outcome = _apply_guarded(
+        provider_name=event.provider, payload=event.payload, received_at=event.received_at, record=record
+    )
+    if outcome.status == EventStatus.FAILED:
+        transaction.savepoint_rollback(sid)
+    else:
+        transaction.savepoint_commit(sid)
+    return outcome
 
 
 def webhook_event_process(*, event_id: UUID | str) -> str:
@@ -256,15 +400,17 @@ def _key_for_log(key: str) -> str:
     return key
 
 
-def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: float, event_id: str = "") -> None:
+def _log_delivery(*, provider: str, event_type: str, key: str, outcome: str, started: float, event_id: str) -> None:
     level = logging.WARNING if outcome == EventStatus.FAILED else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
     logger.log(
         level,
         "webhook_delivery",
         extra={
             "provider": provider,
-            "event_type": identity.event_type,
-            "idempotency_key": _key_for_log(identity.idempotency_key),
+            "event_type": event_type,
+            "idempotency_key": _key_for_log(key),
             "outcome": outcome,
             "event_id": event_id,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
@@ -273,42 +419,108 @@ def _log_delivery(*, provider: str, identity: Identity, outcome: str, started: f
 
 
 def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
-    """Store the delivery, then apply it synchronously (fast, no queue involved). The copy that applies the event
-    answers its status; every other copy answers `duplicate` and changes nothing.
+    """Apply the delivery and store it, with its outcome, in one transaction (fast, no queue involved). The copy that
+    stores the event answers its status; every other copy answers `duplicate` and changes nothing.
 
-    A repeat also applies an event still `received`: stored by an earlier copy whose apply never finished (the
-    database or the process went away in between, so the provider got no 2xx and is retrying). A copy being applied
-    right now is left to its applier, not waited for."""
+    Stored before applied in the sense that matters: the answer (the provider's 2xx) comes after the commit, so a
+    delivery answered 2xx is stored, and one whose transaction did not commit was not answered 2xx and comes again.
+    The apply runs first, with no savepoint; the event is then inserted once with its outcome. A copy whose key is
+    taken rolls its apply back (`duplicate`); an apply that fails is rolled back and the delivery stored `failed`
+    with its error, for replay. A repeat of an event stored `received` and never applied (by an earlier version of
+    this path, or cut short) applies it."""
     started = time.perf_counter()
-    identity = delivery_identity(delivery)
-    event, created = webhook_event_store(delivery=delivery)
-    if created or event.status == EventStatus.RECEIVED:
-        # Only the copy that stored the payload applies what it read of it; a repeat's payload may differ in fields
-        # the identity does not cover, so it lets the provider read the stored one.
-        status, applied = _event_process(
-            event_id=event.pk,
-            only_if_unapplied=True,
-            skip_locked=not created,
-            record=delivery.record if created else None,
-        )
-        if applied:
-            _log_delivery(
-                provider=delivery.provider,
-                identity=identity,
-                outcome=status,
-                started=started,
-                event_id=str(event.pk),
+    stored = _stored(delivery)
+    provider = delivery.provider
+    received_at = delivery.received_at
+    try:
+        with transaction.atomic():
+            _window_lock(stored)
+            # Read after the lock: copies of one content are then stored in the order of their times.
+            received_at = received_at or timezone.now()
+            outcome = _apply_guarded(
+                provider_name=provider, payload=delivery.payload, received_at=received_at, record=delivery.record
             )
-            return ReceiveResult(str(event.pk), status, False)
-    webhook_counter_increment(provider=delivery.provider, name="duplicate")
+            if outcome.status == EventStatus.FAILED:
+                raise _ApplyFailed(outcome)
+            event_id = _event_insert(
+                stored=stored,
+                received_at=received_at,
+                outcome=outcome,
+                payload=outcome.payload if outcome.payload is not None else stored.payload,
+                raw_body=None if outcome.payload is not None else stored.raw_body,
+            )
+            if event_id is None:
+                raise _Duplicate()
+    except _Duplicate:
+        return _duplicate_answer(stored=stored, received_at=received_at or timezone.now(), started=started)
+    except _ApplyFailed as failed:
+        outcome = failed.outcome
+        with transaction.atomic():
+            _window_lock(stored)
+            event_id = _event_insert(
+                stored=stored,
+                received_at=received_at or timezone.now(),
+                outcome=outcome,
+                payload=stored.payload,
+                raw_body=stored.raw_body,
+            )
+        if event_id is None:  # a copy stored meanwhile (its apply may have raced ours)
+            return _duplicate_answer(stored=stored, received_at=received_at or timezone.now(), started=started)
+    status = EventStatus(outcome.status)
+    webhook_counter_increment(provider=provider, name=status)
     _log_delivery(
-        provider=delivery.provider,
-        identity=identity,
+        provider=provider,
+        event_type=stored.event_type,
+        key=stored.key,
+        outcome=status,
+        started=started,
+        event_id=str(event_id),
+    )
+    if status == EventStatus.DEFERRED and outcome.external_ref:
+        # What it waits for may have been recorded while this transaction ran (and missed it): look once more, now
+        # that the event is visible to whoever records it later.
+        _deferred_recheck(provider=provider, external_ref=outcome.external_ref)
+    return ReceiveResult(str(event_id), status, False)
+
+
+def _duplicate_answer(*, stored: _Stored, received_at: datetime, started: float) -> ReceiveResult:
+    earlier = _earlier_copy(stored, received_at)
+    if earlier is None:  # cannot be: the key was taken. Answered as a duplicate all the same (nothing changed).
+        event_id = ""
+    else:
+        event_id = str(earlier.pk)
+        if earlier.status == EventStatus.RECEIVED:
+            # Stored and never applied: this copy applies it, unless another process is applying it right now.
+            status, applied = _event_process(event_id=earlier.pk, only_if_unapplied=True, skip_locked=True)
+            if applied:
+                _log_delivery(
+                    provider=stored.provider,
+                    event_type=stored.event_type,
+                    key=stored.key,
+                    outcome=status,
+                    started=started,
+                    event_id=event_id,
+                )
+                return ReceiveResult(event_id, status, False)
+    webhook_counter_increment(provider=stored.provider, name="duplicate")
+    _log_delivery(
+        provider=stored.provider,
+        event_type=stored.event_type,
+        key=stored.key,
         outcome="duplicate",
         started=started,
-        event_id=str(event.pk),
+        event_id=event_id,
     )
-    return ReceiveResult(str(event.pk), "duplicate", True)
+    return ReceiveResult(event_id, "duplicate", True)
+
+
+def _deferred_recheck(*, provider: str, external_ref: str) -> None:
+    if provider != TwilioInbound.name:
+        return
+    try:
+        webhook_deferred_apply(provider_message_id=external_ref)
+    except DATABASE_ERRORS:  # stays deferred: the assignment's own check, the sweep or a replay applies it
+        logger.warning("webhook_deferred_recheck_failed", extra={"provider": provider})
 
 
 def webhook_events_unapplied_sweep(*, older_than: timedelta, limit: int) -> int:

@@ -111,57 +111,83 @@ def _call_locked(*, provider: str, conversation_id: str, direction: str | None, 
 def call_upsert(*, call: NormalizedCall) -> Interaction:
     """Create or update the call interaction found by its conversation id, with its CallDetail.
 
-    Safe to apply twice and in any order with the call's audio: known values are written, unknown ones kept."""
+    Safe to apply twice and in any order with the call's audio: known values are written, unknown ones kept. A call
+    seen for the first time is inserted with everything known (one INSERT per row, never an INSERT then an UPDATE)."""
     if not call.conversation_id:
         raise ValueError("a call needs its conversation id")
     now = timezone.now()
-    with transaction.atomic():
-        interaction = _call_locked(
-            provider=call.provider,
-            conversation_id=call.conversation_id,
-            direction=call.direction,
-            at=call.started_at or now,
+    # No savepoint of its own: a caller that recovers from a failure wraps it in its own.
+    with transaction.atomic(savepoint=False):
+        advisory_xact_lock(f"call:{call.provider}:{call.conversation_id}")
+        interaction = (
+            Interaction.objects.select_for_update()
+            .filter(provider=call.provider, external_id=call.conversation_id)
+            .first()
         )
-        detail = CallDetail.objects.select_for_update().get(interaction=interaction)
-        for name in _CALL_TEXT_FIELDS:
-            value = getattr(call, name)
-            if value:
-                setattr(detail, name, str(value)[: cast(Field, CallDetail._meta.get_field(name)).max_length or None])
-        for name in _CALL_VALUE_FIELDS:
-            value = getattr(call, name)
-            if value is not None:
-                setattr(detail, name, value)
+        interaction_created = interaction is None
+        detail = None
+        if interaction is None:
+            at = call.started_at or now
+            interaction = Interaction(
+                channel=Channel.CALL,
+                direction=call.direction or Direction.INBOUND,
+                provider=call.provider,
+                external_id=call.conversation_id,
+                status=InteractionStatus.IN_PROGRESS,
+                started_at=at,
+                last_activity_at=at,
+            )
+        else:
+            detail = CallDetail.objects.select_for_update().filter(interaction=interaction).first()
+        detail_created = detail is None
+        if detail is None:
+            detail = CallDetail(interaction=interaction, conversation_id=call.conversation_id)
         customer = _e164_or_empty(call.customer_number)
-        agent_line = _e164_or_empty(call.agent_number) or call.agent_number[:32]
-        if customer:
-            detail.customer_number = customer
-        if agent_line:
-            detail.agent_number = agent_line
-        if call.metadata:
-            detail.metadata = {**detail.metadata, **call.metadata}
-        detail.save()
-
-        if customer and not interaction.redacted_at:
-            interaction.customer_phone = customer
-        if call.direction:
-            interaction.direction = call.direction
-        if call.status:
-            interaction.status = call.status
-        if call.started_at and (not interaction.started_at or call.started_at < interaction.started_at):
-            interaction.started_at = call.started_at
-        if call.ended_at:
-            interaction.ended_at = call.ended_at
-        if call.summary:
-            interaction.summary = call.summary
-        if call.summary_title:
-            interaction.subject = call.summary_title[:255]
-        activity = call.ended_at or call.started_at or now
-        if not interaction.last_activity_at or activity > interaction.last_activity_at:
-            interaction.last_activity_at = activity
-        if call.user_id:
-            interaction.metadata = {**interaction.metadata, "provider_user_id": call.user_id}
-        interaction.save()
+        _call_detail_fill(detail=detail, call=call, customer=customer)
+        _call_interaction_fill(interaction=interaction, call=call, customer=customer, now=now)
+        interaction.save(force_insert=interaction_created)
+        detail.save(force_insert=detail_created)
     return interaction
+
+
+def _call_detail_fill(*, detail: CallDetail, call: NormalizedCall, customer: str) -> None:
+    for name in _CALL_TEXT_FIELDS:
+        value = getattr(call, name)
+        if value:
+            setattr(detail, name, str(value)[: cast(Field, CallDetail._meta.get_field(name)).max_length or None])
+    for name in _CALL_VALUE_FIELDS:
+        value = getattr(call, name)
+        if value is not None:
+            setattr(detail, name, value)
+    agent_line = _e164_or_empty(call.agent_number) or call.agent_number[:32]
+    if customer:
+        detail.customer_number = customer
+    if agent_line:
+        detail.agent_number = agent_line
+    if call.metadata:
+        detail.metadata = {**detail.metadata, **call.metadata}
+
+
+def _call_interaction_fill(*, interaction: Interaction, call: NormalizedCall, customer: str, now: datetime) -> None:
+    if customer and not interaction.redacted_at:
+        interaction.customer_phone = customer
+    if call.direction:
+        interaction.direction = call.direction
+    if call.status:
+        interaction.status = call.status
+    if call.started_at and (not interaction.started_at or call.started_at < interaction.started_at):
+        interaction.started_at = call.started_at
+    if call.ended_at:
+        interaction.ended_at = call.ended_at
+    if call.summary:
+        interaction.summary = call.summary
+    if call.summary_title:
+        interaction.subject = call.summary_title[:255]
+    activity = call.ended_at or call.started_at or now
+    if not interaction.last_activity_at or activity > interaction.last_activity_at:
+        interaction.last_activity_at = activity
+    if call.user_id:
+        interaction.metadata = {**interaction.metadata, "provider_user_id": call.user_id}
 
 
 def call_recording_attach(*, audio: NormalizedCallAudio) -> tuple[Interaction, str]:

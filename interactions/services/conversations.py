@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,26 +33,34 @@ def interaction_open_or_continue(
     direction: str,
     at: datetime | None = None,
     address: str = "",
+    touch: bool = False,
 ) -> tuple[Interaction, bool]:
     """The customer's open interaction on this channel if it was active within the idle timeout, else a new one.
 
     `phone` is the canonical number (contactcenter.common.pii.phone_normalize); `address`, the provider's own
     address of the customer where it differs (kept for replies). Serialised per (channel, phone) with an advisory
-    lock so that two messages arriving together share one interaction. Returns (interaction, created)."""
+    lock so that two messages arriving together share one interaction. With `touch`, the interaction found has its
+    last activity moved forward to `at` (as `interaction_touch` would) in the same statement that finds it. Returns
+    (interaction, created)."""
     at = at or timezone.now()
     # No savepoint of its own: callers that recover from a failure wrap it in theirs.
     with transaction.atomic(savepoint=False):
         advisory_xact_lock(f"interaction:{channel}:{phone}")
-        existing = (
-            Interaction.objects.filter(
-                channel=channel,
-                customer_phone=phone,
-                status__in=OPEN_STATUSES,
-                last_activity_at__gte=at - CONVERSATION_IDLE_TIMEOUT,
+        if touch and connection.vendor == "postgresql":
+            existing = _open_interaction_touch(channel=channel, phone=phone, at=at, address=address)
+        else:
+            existing = (
+                Interaction.objects.filter(
+                    channel=channel,
+                    customer_phone=phone,
+                    status__in=OPEN_STATUSES,
+                    last_activity_at__gte=at - CONVERSATION_IDLE_TIMEOUT,
+                )
+                .order_by("-last_activity_at")
+                .first()
             )
-            .order_by("-last_activity_at")
-            .first()
-        )
+            if existing and touch:
+                interaction_touch(interaction_id=existing.pk, at=at)
         if existing:
             if address and existing.customer_address != address:
                 Interaction.objects.filter(pk=existing.pk).update(customer_address=address[:32])
@@ -69,6 +77,35 @@ def interaction_open_or_continue(
             last_activity_at=at,
         )
         return interaction, True
+
+
+# Find the open interaction and move its last activity forward in one statement (the inbound message path runs it
+# hundreds of times a second); the caller holds the conversation's advisory lock.
+_OPEN_TOUCH_SQL = """
+UPDATE interactions_interaction SET
+    last_activity_at = GREATEST(last_activity_at, %(at)s),
+    updated_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < %(at)s THEN %(now)s ELSE updated_at END
+WHERE id = (
+    SELECT id FROM interactions_interaction
+    WHERE channel = %(channel)s AND customer_phone = %(phone)s AND status = ANY(%(open)s) AND last_activity_at >= %(since)s
+    ORDER BY last_activity_at DESC
+    LIMIT 1
+)
+RETURNING *
+"""
+
+
+def _open_interaction_touch(*, channel: str, phone: str, at: datetime, address: str) -> Interaction | None:
+    params = {
+        "at": at,
+        "now": timezone.now(),
+        "channel": channel,
+        "phone": phone,
+        "open": list(OPEN_STATUSES),
+        "since": at - CONVERSATION_IDLE_TIMEOUT,
+    }
+    rows = list(Interaction.objects.raw(_OPEN_TOUCH_SQL, params))
+    return rows[0] if rows else None
 
 
 def interaction_touch(*, interaction_id: UUID | str, at: datetime | None = None) -> None:

@@ -74,14 +74,18 @@ def whatsapp_message_record(*, message: NormalizedWhatsAppMessage) -> Message:
     at = message.at or timezone.now()
     inbound = message.direction == Direction.INBOUND
     try:
-        with transaction.atomic():
-            interaction, _ = interaction_open_or_continue(
+        # A savepoint only where a concurrent copy can collide (the provider's message id is unique): a message
+        # without one cannot, and the ledger's transaction is enough.
+        with transaction.atomic(savepoint=bool(message.provider_message_id)):
+            interaction, created = interaction_open_or_continue(
                 channel=Channel.WHATSAPP,
                 phone=phone,
                 provider=message.provider,
                 direction=message.direction,
                 at=at,
                 address=phone_address_for(message.customer_phone, phone),
+                # An inbound message always moves the conversation's last activity: in the statement that finds it.
+                touch=inbound,
             )
             if not inbound:
                 echo = _outbound_echo(interaction_id=interaction.pk, body=message.body, at=at)
@@ -105,7 +109,8 @@ def whatsapp_message_record(*, message: NormalizedWhatsAppMessage) -> Message:
                 sent_at=None if inbound else at,
                 status_changed_at=at,
             )
-            interaction_touch(interaction_id=interaction.pk, at=at)
+            if not inbound and not created:
+                interaction_touch(interaction_id=interaction.pk, at=at)
     except IntegrityError:
         # The same provider message id recorded concurrently: that one stands.
         existing = Message.objects.filter(provider_message_id=message.provider_message_id).first()

@@ -7,7 +7,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -71,28 +71,136 @@ def message_status_apply(
     if error_code or error_message:
         fields["error_code"] = str(error_code)[:32]
         fields["error_message"] = str(error_message)[:500]
-    # No savepoint of its own: callers that recover from a failure wrap it in theirs.
-    with transaction.atomic(savepoint=False):
-        previous = Message.objects.filter(lookup).values_list("status", flat=True).first()
-        updated = Message.objects.filter(lookup, status__in=lower).update(**fields)
-        message = Message.objects.filter(lookup).first()
-        if updated and message:
-            # Steps skipped by out-of-order callbacks still get a time (a `delivered` implies it was `sent`).
-            if status in (MessageStatus.DELIVERED, MessageStatus.READ) and not message.sent_at:
+    if connection.vendor == "postgresql":
+        change = _message_status_apply_statement(
+            status=status,
+            message_id=message_id,
+            provider_message_id=provider_message_id,
+            lower=lower,
+            fields=fields,
+            at=at,
+        )
+        previous = change.previous_status
+        message = change.message
+        updated = change.applied
+    else:
+        # No savepoint of its own: callers that recover from a failure wrap it in theirs.
+        with transaction.atomic(savepoint=False):
+            previous = Message.objects.filter(lookup).values_list("status", flat=True).first()
+            updated = bool(Message.objects.filter(lookup, status__in=lower).update(**fields))
+            message = Message.objects.filter(lookup).first()
+            if updated and message:
+                # Steps skipped by out-of-order callbacks still get a time (a `delivered` implies it was `sent`).
+                if status in (MessageStatus.DELIVERED, MessageStatus.READ) and not message.sent_at:
+                    Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=at)
+                    message.sent_at = at
+                interaction_touch(interaction_id=message.interaction_id, at=at)
+            elif message and status == MessageStatus.SENT and not message.sent_at:
+                # A late `sent` moves nothing, but the step's time is still worth keeping.
                 Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=at)
                 message.sent_at = at
-            interaction_touch(interaction_id=message.interaction_id, at=at)
-            message_id_committed = message.pk
-            transaction.on_commit(
-                lambda: message_status_changed.send(
-                    sender=Message, message_id=message_id_committed, status=status, previous_status=previous
-                )
+    if updated and message:
+        message_id_committed = message.pk
+        transaction.on_commit(
+            lambda: message_status_changed.send(
+                sender=Message, message_id=message_id_committed, status=status, previous_status=previous
             )
-        elif message and status == MessageStatus.SENT and not message.sent_at:
-            # A late `sent` moves nothing, but the step's time is still worth keeping.
-            Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=at)
-            message.sent_at = at
-    return MessageStatusChange(applied=bool(updated), message=message)
+        )
+    return MessageStatusChange(applied=updated, message=message)
+
+
+@dataclass(frozen=True)
+class _StatementChange:
+    applied: bool
+    message: Message | None
+    previous_status: str | None
+
+
+# The status step in one statement (the callback path runs it hundreds of times a second): lock the message, move it
+# forward if `status` ranks above its status now (with the time of the step, and a `sent_at` for a delivered or read
+# message that never had one), keep a late `sent`'s time when nothing moves, move the interaction's last activity
+# forward, and return the message as it is afterwards with its status before. The two UPDATEs of the message exclude
+# each other (a step forward, or not), so no row is changed twice.
+_STATUS_APPLY_SQL = """
+WITH target AS (
+    SELECT id, status FROM interactions_message WHERE {lookup} = %(key)s FOR UPDATE
+),
+moved AS (
+    UPDATE interactions_message m SET {assignments},
+        sent_at = CASE WHEN %(sets_sent)s THEN %(at)s WHEN %(implies_sent)s THEN COALESCE(m.sent_at, %(at)s)
+            ELSE m.sent_at END
+    FROM target WHERE m.id = target.id AND target.status = ANY(%(lower)s)
+    RETURNING m.*
+),
+late AS (
+    UPDATE interactions_message m SET sent_at = %(at)s
+    FROM target
+    WHERE m.id = target.id AND %(late_sent)s AND NOT (target.status = ANY(%(lower)s)) AND m.sent_at IS NULL
+    RETURNING m.*
+),
+touched AS (
+    UPDATE interactions_interaction i SET last_activity_at = %(at)s, updated_at = %(now)s
+    FROM moved
+    WHERE i.id = moved.interaction_id AND (i.last_activity_at IS NULL OR i.last_activity_at < %(at)s)
+    RETURNING i.id
+)
+SELECT moved.*, true AS applied_now, target.status AS previous_status FROM moved, target
+UNION ALL
+SELECT late.*, false, target.status FROM late, target
+UNION ALL
+SELECT m.*, false, target.status FROM interactions_message m JOIN target ON m.id = target.id
+WHERE NOT EXISTS (SELECT 1 FROM moved) AND NOT EXISTS (SELECT 1 FROM late)
+"""
+_UPDATABLE_COLUMNS = {
+    field.name: field.column
+    for field in Message._meta.concrete_fields
+    if field.name
+    in (
+        "status",
+        "status_changed_at",
+        "updated_at",
+        "provider_status",
+        "delivered_at",
+        "read_at",
+        "failed_at",
+        "received_at",
+        "error_code",
+        "error_message",
+    )
+}
+
+
+def _message_status_apply_statement(
+    *,
+    status: str,
+    message_id: UUID | str | None,
+    provider_message_id: str | None,
+    lower: list[str],
+    fields: dict,
+    at: datetime,
+) -> _StatementChange:
+    """`message_status_apply` on PostgreSQL: one statement (see _STATUS_APPLY_SQL)."""
+    values = dict(fields)
+    sent_at = values.pop("sent_at", None)
+    assignments = ", ".join(f"{_UPDATABLE_COLUMNS[name]} = %(set_{name})s" for name in values)
+    sql = _STATUS_APPLY_SQL.format(lookup="id" if message_id else "provider_message_id", assignments=assignments)
+    params = {f"set_{name}": value for name, value in values.items()}
+    params.update(
+        key=str(message_id) if message_id else provider_message_id,
+        at=sent_at or at,
+        now=values["updated_at"],
+        sets_sent=status == MessageStatus.SENT,
+        implies_sent=status in (MessageStatus.DELIVERED, MessageStatus.READ),
+        late_sent=status == MessageStatus.SENT,
+        lower=lower,
+    )
+    if message_id:
+        sql = sql.replace("WHERE id = %(key)s", "WHERE id = %(key)s::uuid")
+    rows = list(Message.objects.raw(sql, params))
+    if not rows:
+        return _StatementChange(applied=False, message=None, previous_status=None)
+    message = rows[0]
+    return _StatementChange(applied=bool(message.applied_now), message=message, previous_status=message.previous_status)
 
 
 def _media_url_check(url: str) -> None:

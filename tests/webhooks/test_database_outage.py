@@ -1,5 +1,6 @@
 """Webhooks and the API while the database fails: a quick 503 with Retry-After (providers and clients retry), never a
-500; and a delivery stored before the database went away, but never applied, is applied by the provider's retry."""
+500; a delivery whose transaction did not commit leaves nothing behind and is applied once by the provider's retry;
+and an event an earlier version stored but never applied is applied by a retry or by the sweep."""
 
 import psycopg
 import pytest
@@ -7,7 +8,7 @@ from django.db import OperationalError, connection
 
 from accounts.services import api_key_create
 from contactcenter.common.actors import Actor
-from interactions.models import Message
+from interactions.models import Interaction, Message
 from webhooks.models import EventStatus, InteractionEvent
 
 from .conftest import BUILDERBOT_URL, fixture_bytes, post_json
@@ -79,17 +80,13 @@ def test_an_admin_page_gets_503_while_the_database_is_down(client, django_user_m
     assert response["Retry-After"] == "5"
 
 
-# The apply's row lock: the first statement after the delivery is stored (committed).
-APPLY_LOCK = 'SELECT "webhooks_interactionevent"'
-
-
 def _failing_first(statement_start: str, driver_error: Exception, *, containing: str = ""):
-    """An execute wrapper that fails the first statement starting with `statement_start` (and holding `containing`),
-    as the database would."""
+    """An execute wrapper that fails the first statement starting with `statement_start` (quotes ignored; and holding
+    `containing`), as the database would."""
     failed = []
 
     def wrapper(execute, sql, params, many, context):
-        if not failed and sql.lstrip().startswith(statement_start) and containing in sql:
+        if not failed and sql.lstrip().replace('"', "").startswith(statement_start) and containing in sql:
             failed.append(sql)
             _raise_from_driver(driver_error)
         return execute(sql, params, many, context)
@@ -97,14 +94,23 @@ def _failing_first(statement_start: str, driver_error: Exception, *, containing:
     return wrapper
 
 
-def test_a_delivery_stored_but_never_applied_is_applied_by_the_providers_retry(client):
+def _stored_but_never_applied(client, body: bytes) -> InteractionEvent:
+    """The state an earlier version of the ledger could leave (it stored a delivery in a transaction of its own, then
+    applied it in another): the event `received`, nothing applied."""
+    assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).json()["status"] == "processed"
+    Message.objects.all().delete()
+    Interaction.objects.all().delete()
+    InteractionEvent.objects.update(status=EventStatus.RECEIVED, processed_at=None, attempts=0, normalized={})
+    return InteractionEvent.objects.get()
+
+
+def test_a_lost_connection_while_applying_stores_nothing_and_the_providers_retry_applies_it_once(client):
     body = fixture_bytes("builderbot_message_incoming.json")
-    # The database goes away between storing the raw delivery (committed) and applying it: the provider gets a 503.
     lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
-    with connection.execute_wrapper(_failing_first(APPLY_LOCK, lost_connection, containing="FOR UPDATE")):
+    with connection.execute_wrapper(_failing_first("INSERT INTO interactions_message", lost_connection)):
         first = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
-    assert first.status_code == 503
-    assert InteractionEvent.objects.get().status == EventStatus.RECEIVED
+    assert first.status_code == 503  # not answered 2xx: the provider retries
+    assert not InteractionEvent.objects.exists()
     assert not Message.objects.exists()
 
     retry = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
@@ -117,14 +123,27 @@ def test_a_delivery_stored_but_never_applied_is_applied_by_the_providers_retry(c
     assert again.json()["status"] == "duplicate"
 
 
-def test_a_deadlock_while_applying_leaves_the_event_for_the_retry_instead_of_failing_it(client):
+def test_a_lost_connection_while_storing_the_applied_event_rolls_the_apply_back(client):
     body = fixture_bytes("builderbot_message_incoming.json")
-    deadlock = psycopg.errors.DeadlockDetected("deadlock detected")
-    with connection.execute_wrapper(_failing_first('INSERT INTO "interactions_message"', deadlock)):
+    lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
+    with connection.execute_wrapper(_failing_first("INSERT INTO webhooks_interactionevent", lost_connection)):
         first = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
 
     assert first.status_code == 503
-    assert InteractionEvent.objects.get().status == EventStatus.RECEIVED  # not `failed`: no provider retries those
+    assert not InteractionEvent.objects.exists()
+    assert not Message.objects.exists()  # the apply went with the transaction
+    assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).json()["status"] == "processed"
+    assert Message.objects.filter(direction="inbound").count() == 1
+
+
+def test_a_deadlock_while_applying_is_retried_by_the_provider_instead_of_stored_failed(client):
+    body = fixture_bytes("builderbot_message_incoming.json")
+    deadlock = psycopg.errors.DeadlockDetected("deadlock detected")
+    with connection.execute_wrapper(_failing_first("INSERT INTO interactions_message", deadlock)):
+        first = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
+
+    assert first.status_code == 503
+    assert not InteractionEvent.objects.exists()  # not `failed`: no provider retries those
     retry = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
     assert retry.json()["status"] == "processed"
     assert Message.objects.filter(direction="inbound").count() == 1
@@ -134,11 +153,24 @@ def test_an_error_a_retry_cannot_clear_stays_a_500(client):
     """A statement timeout or a value too large is not an outage: answering 503 would make providers retry forever."""
     body = fixture_bytes("builderbot_message_incoming.json")
     timeout = psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
-    with connection.execute_wrapper(_failing_first('INSERT INTO "webhooks_interactionevent"', timeout)):
+    with connection.execute_wrapper(_failing_first("INSERT INTO webhooks_interactionevent", timeout)):
         response = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
 
     assert response.status_code == 500
     assert not InteractionEvent.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_a_repeat_of_an_event_stored_but_never_applied_applies_it(client):
+    body = fixture_bytes("builderbot_message_incoming.json")
+    event = _stored_but_never_applied(client, body)
+
+    retry = post_json(client, BUILDERBOT_URL, body, headers=TOKEN)
+
+    assert retry.json() == {"status": "processed", "event_id": str(event.pk)}
+    assert InteractionEvent.objects.get().status == EventStatus.PROCESSED
+    assert Message.objects.filter(direction="inbound").count() == 1
+    assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).json()["status"] == "duplicate"
 
 
 @pytest.mark.postgres
@@ -147,10 +179,7 @@ def test_a_retry_leaves_an_event_being_applied_to_its_applier_instead_of_waiting
     """A provider retry that arrives while another process holds the event (applying it) answers at once, changes
     nothing, and leaves the event to that process; once the lock is gone, a later retry applies it."""
     body = fixture_bytes("builderbot_message_incoming.json")
-    lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
-    with connection.execute_wrapper(_failing_first(APPLY_LOCK, lost_connection, containing="FOR UPDATE")):
-        assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).status_code == 503
-    event = InteractionEvent.objects.get()
+    event = _stored_but_never_applied(client, body)
 
     settings = connection.settings_dict
     with psycopg.connect(
@@ -182,9 +211,7 @@ def test_the_sweep_applies_a_delivery_stored_but_never_applied_when_no_retry_com
     from webhooks.tasks import events_sweep_task
 
     body = fixture_bytes("builderbot_message_incoming.json")
-    lost_connection = psycopg.OperationalError("server closed the connection unexpectedly")
-    with connection.execute_wrapper(_failing_first(APPLY_LOCK, lost_connection, containing="FOR UPDATE")):
-        assert post_json(client, BUILDERBOT_URL, body, headers=TOKEN).status_code == 503
+    _stored_but_never_applied(client, body)
 
     assert events_sweep_task.apply().get() == 0  # too young: the provider's own retry may still come
     assert InteractionEvent.objects.get().status == EventStatus.RECEIVED

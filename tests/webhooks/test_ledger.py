@@ -14,6 +14,7 @@ from django.core.management import call_command
 from audit.models import AuditLog
 from contactcenter.common.actors import Actor
 from interactions.models import CallDetail, Message
+from webhooks.counters import webhook_counters
 from webhooks.models import InteractionEvent
 from webhooks.services import webhook_event_replay
 
@@ -338,3 +339,22 @@ def test_counters_count_each_outcome_once_and_derive_received(client, settings):
     assert after["processed"] == before["processed"] + 1
     assert after["duplicate"] == before["duplicate"] + 1
     assert after["received"] == before["received"] + 2
+
+
+def test_counters_are_added_up_in_the_process_and_written_in_one_go(client, settings):
+    """A delivery does not cost a round trip to Redis: counts wait in the process (at most
+    WEBHOOK_COUNTERS_FLUSH_SECONDS) and are all written before anyone reads them."""
+    from django.core.cache import cache
+
+    import webhooks.counters
+
+    webhooks.counters.webhook_counters_flush()
+    before = webhook_counters("builderbot")["builderbot"]["processed"]
+    settings.WEBHOOK_COUNTERS_FLUSH_SECONDS = 3600
+    for body in ("uno", "dos", "tres"):
+        event = {"eventName": "message.incoming", "data": {"from": "5215512345678", "body": body}}
+        assert post_json(client, BUILDERBOT_URL, event, headers=TOKENS[BUILDERBOT_URL]).json()["status"] == "processed"
+
+    assert int(cache.get("webhooks:count:builderbot:processed") or 0) == before  # nothing written yet
+    assert webhook_counters("builderbot")["builderbot"]["processed"] == before + 3
+    assert int(cache.get("webhooks:count:builderbot:processed") or 0) == before + 3
