@@ -19,6 +19,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from django.conf import settings
@@ -181,7 +182,7 @@ RETURNING id
 """
 
 
-def _json(value) -> str:
+def _json(value: object) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder)
 
 
@@ -245,7 +246,7 @@ def _event_insert(
 
 
 def _event_insert_orm(
-    *, stored: _Stored, event_id: UUID, key: str, window_keys: list[str], received_at: datetime, **fields
+    *, stored: _Stored, event_id: UUID, key: str, window_keys: list[str], received_at: datetime, **fields: Any
 ) -> UUID | None:
     """The same insert on databases other than PostgreSQL (SQLite, the local default, serializes writers)."""
     span = timedelta(seconds=stored.window_seconds)
@@ -272,7 +273,7 @@ def _event_insert_orm(
         signature_valid=stored.signature_valid,
         error=fields["error"],
         attempts=1,
-        interaction_id=outcome.interaction_id,
+        interaction_id=cast(UUID | None, outcome.interaction_id),
         remote_addr=stored.remote_addr,
         received_at=received_at,
         processed_at=fields["processed_at"],
@@ -302,7 +303,7 @@ class _ApplyFailed(Exception):
         self.outcome = outcome
 
 
-def _apply_guarded(*, provider_name: str, payload, received_at: datetime, record: object = None) -> Outcome:
+def _apply_guarded(*, provider_name: str, payload: Any, received_at: datetime, record: object = None) -> Outcome:
     """The provider's `apply`, its failures as a failed Outcome: what it cannot read, a domain error, a bug. A transient
     database error (a deadlock, a lost connection) is raised: nothing is stored, the provider gets a 503 and retries.
     Runs in the caller's transaction, with no savepoint of its own: a failure must roll the caller back."""

@@ -200,7 +200,9 @@ def _message_status_apply_statement(
     if not rows:
         return _StatementChange(applied=False, message=None, previous_status=None)
     message = rows[0]
-    return _StatementChange(applied=bool(message.applied_now), message=message, previous_status=message.previous_status)
+    # The statement's own columns beside the message's (raw() sets them as attributes).
+    applied_now, previous_status = getattr(message, "applied_now"), getattr(message, "previous_status")  # noqa: B009
+    return _StatementChange(applied=bool(applied_now), message=message, previous_status=previous_status)
 
 
 def _media_url_check(url: str) -> None:
