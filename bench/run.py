@@ -39,6 +39,7 @@ from bench.stack import (
     start_gunicorn,
     start_worker,
 )
+from bench.wrk_ingest import new_run_id, run_wrk, twilio_sids, wrk_available
 
 RESULTS: dict = {"scenarios": {}, "memory": {}, "notes": []}
 ANALYSIS_HEADING = "## Reading the figures"
@@ -69,6 +70,14 @@ def _twilio_callback(sid: str, status: str) -> bytes:
     return urlencode(fields).encode()
 
 
+def _elevenlabs_post_call(conversation: str) -> bytes:
+    from simulators.simulate import SimulationOptions, _elevenlabs_transcription
+
+    return json.dumps(
+        _elevenlabs_transcription(SimulationOptions(conversation_id=f"conv_{conversation}")).payload
+    ).encode()
+
+
 def _builderbot_message(index: int, run: str) -> bytes:
     phone = f"5215599{index % 5000:06d}"
     return json.dumps(
@@ -85,14 +94,25 @@ def _builderbot_message(index: int, run: str) -> bytes:
     ).encode()
 
 
-def seed_outbound_sms(count: int, prefix: str) -> list[str]:
-    """Messages already sent (with a provider SID) for status callbacks to update."""
+def seed_outbound_sms(count: int, prefix: str, sids: list[str] | None = None) -> list[str]:
+    """Messages already sent (with a provider SID) for status callbacks to update: `count` new SIDs, or `sids`. Each
+    to a customer of its own, in an interaction of its own, as a campaign's messages are (a callback moves its
+    interaction's last activity: one interaction for all would make every callback wait on the same row)."""
     from interactions.models import Interaction, Message
 
-    interaction = Interaction.objects.create(
-        channel="sms", direction="outbound", provider="twilio", customer_phone="+5215512340000"
+    sids = sids if sids is not None else ["SM" + uuid.uuid4().hex for _ in range(count)]
+    interactions = Interaction.objects.bulk_create(
+        [
+            Interaction(
+                channel="sms",
+                direction="outbound",
+                provider="twilio",
+                customer_phone=f"+52155{index % 100_000_000:08d}",
+            )
+            for index in range(len(sids))
+        ],
+        batch_size=2000,
     )
-    sids = ["SM" + uuid.uuid4().hex for _ in range(count)]
     Message.objects.bulk_create(
         [
             Message(
@@ -102,14 +122,23 @@ def seed_outbound_sms(count: int, prefix: str) -> list[str]:
                 status="sending",
                 provider="twilio",
                 provider_message_id=sid,
-                to_phone="+5215512340000",
+                to_phone=interaction.customer_phone,
                 body="bench",
             )
-            for sid in sids
+            for sid, interaction in zip(sids, interactions, strict=True)
         ],
         batch_size=2000,
     )
     return sids
+
+
+def analyze_tables() -> None:
+    """ANALYZE, as autovacuum would after this many new rows (this machine's PostgreSQL runs with autovacuum off:
+    without it the planner keeps the estimates of empty tables)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def record(name: str, result: LoadResult, **extra) -> dict:
@@ -120,7 +149,8 @@ def record(name: str, result: LoadResult, **extra) -> dict:
 
 
 def bench_ingest(web_url: str, quick: bool) -> None:
-    """Webhook ingest (Twilio status callbacks, BuilderBot messages) at concurrency 1, 8, 32 against its ceiling."""
+    """Webhook ingest (Twilio status callbacks, BuilderBot messages, ElevenLabs post-call transcriptions) at
+    concurrency 1, 8, 32 against its ceiling, with the Python load generator; then with wrk (bench_ingest_wrk)."""
     per_level = 200 if quick else 2000
     levels = [1, 8, 32]
     run = uuid.uuid4().hex[:8]
@@ -130,6 +160,7 @@ def bench_ingest(web_url: str, quick: bool) -> None:
         "X-Webhook-Token": TOKENS["TWILIO_WEBHOOK_TOKEN"],
     }
     bb_headers = {"Content-Type": "application/json", "X-Webhook-Token": TOKENS["BUILDERBOT_WEBHOOK_TOKEN"]}
+    el_headers = {"Content-Type": "application/json", "X-Webhook-Token": TOKENS["ELEVENLABS_WEBHOOK_TOKEN"]}
     warm = run_load("warmup", lambda i: Request("POST", f"{web_url}/bench/ceiling"), total=200, concurrency=8)
     del warm
     for position, concurrency in enumerate(levels):
@@ -162,6 +193,63 @@ def bench_ingest(web_url: str, quick: bool) -> None:
             concurrency=concurrency,
         )
         record("builderbot_message", builderbot, ratio_to_ceiling=round(builderbot.throughput / ceiling.throughput, 2))
+        elevenlabs = run_load(
+            "elevenlabs_post_call",
+            lambda i, concurrency=concurrency: Request(
+                "POST",
+                f"{web_url}/webhooks/elevenlabs/call",
+                _elevenlabs_post_call(f"{run}-{concurrency}-{i}"),
+                el_headers,
+            ),
+            total=per_level,
+            concurrency=concurrency,
+        )
+        record(
+            "elevenlabs_post_call", elevenlabs, ratio_to_ceiling=round(elevenlabs.throughput / ceiling.throughput, 2)
+        )
+        analyze_tables()
+    bench_ingest_wrk(web_url, quick)
+
+
+def bench_ingest_wrk(web_url: str, quick: bool) -> None:
+    """The same deliveries driven by wrk at 8 and 32 connections, each provider between two ceiling runs (the ratio
+    is to their mean), every request a new delivery."""
+    if not wrk_available():
+        RESULTS["notes"].append("wrk is not installed: the wrk ingest rows were not measured (apt-get install wrk).")
+        return
+    seconds = 3 if quick else 10
+    for connections in (8, 32):
+        seeded = int(1500 * seconds)  # per wrk thread: more than a thread sends in `seconds` at this stack's rates
+        twilio_run = new_run_id()
+        seed_outbound_sms(0, twilio_run, sids=twilio_sids(twilio_run, seeded))
+        analyze_tables()
+        runs = {"twilio_status": twilio_run}
+        before = run_wrk(
+            web_url=web_url, scenario="ceiling", connections=connections, seconds=seconds, run=new_run_id()
+        )
+        measured = [
+            run_wrk(
+                web_url=web_url,
+                scenario=name,
+                connections=connections,
+                seconds=seconds,
+                run=runs.get(name) or new_run_id(),
+            )
+            for name in ("builderbot_message", "twilio_status", "elevenlabs_post_call")
+        ]
+        after = run_wrk(web_url=web_url, scenario="ceiling", connections=connections, seconds=seconds, run=new_run_id())
+        ceiling_rate = (before["throughput_rps"] + after["throughput_rps"]) / 2
+        for row in (before, after):
+            _record_wrk(row)
+        for row in measured:
+            _record_wrk(row, ratio_to_ceiling=round(row["throughput_rps"] / ceiling_rate, 2) if ceiling_rate else None)
+
+
+def _record_wrk(row: dict, **extra) -> None:
+    summary = {**row, **extra, "name": f"{row['name']} (wrk)"}
+    summary.pop("generator", None)
+    RESULTS["scenarios"].setdefault(summary["name"], []).append(summary)
+    print(json.dumps(summary), flush=True)
 
 
 def bench_duplicate_storm(web_url: str, quick: bool) -> None:

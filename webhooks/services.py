@@ -121,6 +121,7 @@ class _Stored:
     key: str  # the idempotency key (a content-keyed one without its time bucket)
     external_ref: str
     window_seconds: int
+    apply_costly: bool
     content_type: str
     payload: object
     raw_body: str | None
@@ -137,6 +138,7 @@ def _stored(delivery: Delivery) -> _Stored:
         key=_storable(derived.idempotency_key),
         external_ref=_storable(derived.external_ref),
         window_seconds=derived.window_seconds,
+        apply_costly=derived.apply_costly,
         content_type=_storable(delivery.content_type[:100]),
         payload=delivery.payload if delivery.payload_storable else _storable(delivery.payload),
         raw_body=delivery.raw_body,
@@ -174,8 +176,11 @@ INSERT INTO webhooks_interactionevent (
 )
 SELECT %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s::inet, %s, %s
 WHERE NOT EXISTS (
-    SELECT 1 FROM webhooks_interactionevent
-    WHERE provider = %s AND idempotency_key = ANY(%s) AND received_at > %s AND received_at < %s
+    -- The fence (OFFSET 0) keeps the time range out of the index choice: the unique (provider, key) index, always.
+    SELECT 1 FROM (
+        SELECT received_at FROM webhooks_interactionevent WHERE provider = %s AND idempotency_key = ANY(%s) OFFSET 0
+    ) AS earlier
+    WHERE received_at > %s AND received_at < %s
 )
 ON CONFLICT (provider, idempotency_key) DO NOTHING
 RETURNING id
@@ -433,6 +438,9 @@ def webhook_delivery_receive(*, delivery: Delivery) -> ReceiveResult:
     stored = _stored(delivery)
     provider = delivery.provider
     received_at = delivery.received_at
+    if stored.apply_costly and _earlier_copy(stored, received_at or timezone.now()) is not None:
+        # A repeat of a delivery whose apply is expensive is answered from the ledger before any work.
+        return _duplicate_answer(stored=stored, received_at=received_at or timezone.now(), started=started)
     try:
         with transaction.atomic():
             _window_lock(stored)

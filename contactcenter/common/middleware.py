@@ -60,9 +60,11 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        if not logger.isEnabledFor(level):
+            return response
         query = request.META.get("QUERY_STRING", "")
         path = phones_mask(request.path) + ("?" + redact_query_string(query) if query else "")
-        level = logging.ERROR if response.status_code >= 500 else logging.INFO
         logger.log(
             level,
             "request",

@@ -140,13 +140,16 @@ class Identity:
     provider; only those may take the sender's `X-Idempotency-Key` instead (a header no signature covers never
     overrides a provider's own event id). `window_seconds` > 0: the content repeats legitimately (a customer
     answering "Sí" twice), so an identical delivery is a retry only within that many seconds of the one stored
-    (the ledger adds a time bucket to the key, see `webhooks.services`)."""
+    (the ledger adds a time bucket to the key, see `webhooks.services`). `apply_costly`: applying it costs more than
+    a lookup (a recording to decode and store), so the ledger looks for a stored copy before applying, instead of
+    applying and rolling back a repeat as it does for the others."""
 
     event_type: str
     idempotency_key: str
     external_ref: str = ""
     content_keyed: bool = False
     window_seconds: int = 0
+    apply_costly: bool = False
 
 
 @dataclass(frozen=True)

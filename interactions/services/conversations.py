@@ -1,6 +1,7 @@
 """Interactions as conversations: finding the customer's open one, or opening a new one."""
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -79,12 +80,13 @@ def interaction_open_or_continue(
         return interaction, True
 
 
-# Find the open interaction and move its last activity forward in one statement (the inbound message path runs it
+# Find the open interaction, move its last activity forward and keep the provider's address in one statement (the inbound message path runs it
 # hundreds of times a second); the caller holds the conversation's advisory lock.
 _OPEN_TOUCH_SQL = """
 UPDATE interactions_interaction SET
     last_activity_at = GREATEST(last_activity_at, %(at)s),
-    updated_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < %(at)s THEN %(now)s ELSE updated_at END
+    updated_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < %(at)s THEN %(now)s ELSE updated_at END,
+    customer_address = CASE WHEN %(address)s = '' THEN customer_address ELSE %(address)s END
 WHERE id = (
     SELECT id FROM interactions_interaction
     WHERE channel = %(channel)s AND customer_phone = %(phone)s AND status = ANY(%(open)s) AND last_activity_at >= %(since)s
@@ -96,16 +98,34 @@ RETURNING *
 
 
 def _open_interaction_touch(*, channel: str, phone: str, at: datetime, address: str) -> Interaction | None:
-    params = {
+    params: dict[str, Any] = {
         "at": at,
         "now": timezone.now(),
         "channel": channel,
         "phone": phone,
         "open": list(OPEN_STATUSES),
         "since": at - CONVERSATION_IDLE_TIMEOUT,
+        "address": address[:32],
     }
-    rows = list(Interaction.objects.raw(_OPEN_TOUCH_SQL, params))
-    return rows[0] if rows else None
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_TOUCH_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        columns = [column.name for column in cursor.description]
+    return _interaction_from_row(columns, row)
+
+
+def _interaction_from_row(columns: list[str], row: tuple) -> Interaction:
+    """A model instance from a row of `RETURNING *` (columns by their database names), as a queryset would build it."""
+    by_column = dict(zip(columns, row, strict=True))
+    fields = Interaction._meta.concrete_fields
+    values = []
+    for field in fields:
+        value = by_column[str(field.column)]
+        converter = getattr(field, "from_db_value", None)  # JSON columns come as text, as the ORM reads them
+        values.append(converter(value, None, connection) if converter else value)
+    return Interaction.from_db(connection.alias, [field.attname for field in fields], values)
 
 
 def interaction_touch(*, interaction_id: UUID | str, at: datetime | None = None) -> None:

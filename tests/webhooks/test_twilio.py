@@ -219,6 +219,44 @@ def test_a_callback_for_an_unknown_sid_is_deferred_and_applied_when_the_sid_is_a
     assert event.interaction_id == message.interaction_id
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sid_recorded_while_its_early_callback_is_being_stored_is_not_missed(client):
+    """The send records the SID (and looks for deferred callbacks) after the callback's apply found no message but
+    before the callback's transaction committed, so that look found nothing: the callback looks once more after its
+    own commit and is applied."""
+    import psycopg
+    from django.db import connection
+
+    new_sid = "SM" + "7" * 32
+    message = _message(sid=None)
+    database = connection.settings_dict
+    recorded = []
+
+    def record_the_sid_meanwhile(execute, sql, params, many, context):
+        if not recorded and "INSERT INTO webhooks_interactionevent" in sql:
+            recorded.append(sql)
+            with psycopg.connect(
+                host=database["HOST"] or "127.0.0.1",
+                port=database["PORT"] or 5432,
+                user=database["USER"],
+                dbname=database["NAME"],
+                autocommit=True,
+            ) as other:
+                other.execute(
+                    "UPDATE interactions_message SET provider_message_id = %s WHERE id = %s", [new_sid, message.pk]
+                )
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record_the_sid_meanwhile):
+        response = _post(client, _status("delivered", sid=new_sid))
+
+    assert response.json()["status"] == "deferred"  # what the request saw
+    message.refresh_from_db()
+    assert message.status == "delivered"  # and what became of it right after
+    assert InteractionEvent.objects.get().status == "processed"
+
+
 def test_deferred_event_is_applied_by_replay(client):
     from django.core.management import call_command
 

@@ -28,6 +28,7 @@ from ..base import (
 )
 from ..bodies import FORM_TYPE, JSON_TYPE, body_hash, form_body_read, idempotency_key, json_body_read
 from .webhook import (
+    POST_CALL_AUDIO,
     ElevenLabsPayloadUnreadable,
     elevenlabs_audio_scrub,
     elevenlabs_event_identity,
@@ -42,7 +43,12 @@ def elevenlabs_identity(payload: Any) -> Identity:
     """Event type + conversation id; a delivery without both is keyed by its content."""
     event_type, conversation_id = elevenlabs_event_identity(payload) if isinstance(payload, dict) else ("", "")
     if event_type and conversation_id:
-        return Identity(event_type[:64], idempotency_key(event_type, conversation_id), conversation_id[:128])
+        return Identity(
+            event_type[:64],
+            idempotency_key(event_type, conversation_id),
+            conversation_id[:128],
+            apply_costly=event_type == POST_CALL_AUDIO,
+        )
     return Identity(
         event_type[:64], idempotency_key("body", body_hash(payload)), conversation_id[:128], content_keyed=True
     )
