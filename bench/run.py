@@ -1,7 +1,8 @@
 """Run every benchmark against the product as production runs it and write docs/benchmarks.md.
 
     .venv/bin/python -m bench.run                 # everything (the million-row read benchmark seeds for minutes)
-    .venv/bin/python -m bench.run --only ingest   # one or more: ingest, storm, otp, pipeline, reads
+    .venv/bin/python -m bench.run --only ingest   # one or more: ingest, storm, otp, pipeline, reads (ingest_wrk: the
+                                                  # ingest rows of wrk alone)
     .venv/bin/python -m bench.run --quick         # small counts, to check the harness
 
 It uses PostgreSQL and Redis at their local addresses: a database of its own (`cc_bench`, dropped and created) and
@@ -664,6 +665,8 @@ def main() -> None:
         try:
             if "ingest" in args.only:
                 bench_ingest(web_url, args.quick)
+            elif "ingest_wrk" in args.only:
+                bench_ingest_wrk(web_url, args.quick)
             if "storm" in args.only:
                 bench_duplicate_storm(web_url, args.quick)
             if "otp" in args.only:
