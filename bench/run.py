@@ -560,7 +560,8 @@ def write_report(path: Path, started: datetime, args) -> None:
         "",
         f"- CPU: {machine_description()}",
         f"- PostgreSQL 15 and Redis 7 on the same machine; gunicorn {WEB_WORKERS} sync workers; Celery worker prefork,"
-        f" concurrency {WORKER_CONCURRENCY}; the load generator (aiohttp) in a process of its own on the same 2 cores",
+        f" concurrency {WORKER_CONCURRENCY}; the load generators on the same 2 cores: the project's own (aiohttp, a"
+        " process of its own, a fixed number of requests) and wrk (2 threads, 10 s per row; rows marked `(wrk)`)",
         "- Production settings: `DEBUG=false`, JSON logs at WARNING, `CONN_MAX_AGE=60`, fake Twilio on loopback",
         "",
     ]

@@ -178,7 +178,7 @@ SELECT %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb, %s::jsonb, %s, %s, 
 WHERE NOT EXISTS (
     -- The fence (OFFSET 0) keeps the time range out of the index choice: the unique (provider, key) index, always.
     SELECT 1 FROM (
-        SELECT received_at FROM webhooks_interactionevent WHERE provider = %s AND idempotency_key = ANY(%s) OFFSET 0
+        SELECT received_at FROM webhooks_interactionevent WHERE provider = %s AND idempotency_key IN (%s, %s, %s) OFFSET 0
     ) AS earlier
     WHERE received_at > %s AND received_at < %s
 )
@@ -239,7 +239,7 @@ def _event_insert(
         received_at,
         processed_at,
         stored.provider,
-        window_keys,
+        *(window_keys * 3)[:3],  # the key of each bucket around it (without a window, the one key three times)
         # No window: the NOT EXISTS looks at an empty time range (the unique key alone decides).
         received_at - span if stored.window_seconds else received_at,
         received_at + span if stored.window_seconds else received_at,

@@ -89,12 +89,15 @@ UPDATE interactions_interaction SET
     customer_address = CASE WHEN %(address)s = '' THEN customer_address ELSE %(address)s END
 WHERE id = (
     SELECT id FROM interactions_interaction
-    WHERE channel = %(channel)s AND customer_phone = %(phone)s AND status = ANY(%(open)s) AND last_activity_at >= %(since)s
+    WHERE channel = %(channel)s AND customer_phone = %(phone)s AND status IN ({open_statuses})
+        AND last_activity_at >= %(since)s
     ORDER BY last_activity_at DESC
     LIMIT 1
 )
 RETURNING *
-"""
+""".format(  # noqa: S608 (our own status words, not input)
+    open_statuses=", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+)
 
 
 def _open_interaction_touch(*, channel: str, phone: str, at: datetime, address: str) -> Interaction | None:
@@ -103,7 +106,6 @@ def _open_interaction_touch(*, channel: str, phone: str, at: datetime, address: 
         "now": timezone.now(),
         "channel": channel,
         "phone": phone,
-        "open": list(OPEN_STATUSES),
         "since": at - CONVERSATION_IDLE_TIMEOUT,
         "address": address[:32],
     }

@@ -129,13 +129,13 @@ moved AS (
     UPDATE interactions_message m SET {assignments},
         sent_at = CASE WHEN %(sets_sent)s THEN %(at)s WHEN %(implies_sent)s THEN COALESCE(m.sent_at, %(at)s)
             ELSE m.sent_at END
-    FROM target WHERE m.id = target.id AND target.status = ANY(%(lower)s)
+    FROM target WHERE m.id = target.id AND target.status IN ({lower})
     RETURNING m.*
 ),
 late AS (
     UPDATE interactions_message m SET sent_at = %(at)s
     FROM target
-    WHERE m.id = target.id AND %(late_sent)s AND NOT (target.status = ANY(%(lower)s)) AND m.sent_at IS NULL
+    WHERE m.id = target.id AND %(late_sent)s AND target.status NOT IN ({lower}) AND m.sent_at IS NULL
     RETURNING m.*
 ),
 touched AS (
@@ -183,7 +183,12 @@ def _message_status_apply_statement(
     values = dict(fields)
     sent_at = values.pop("sent_at", None)
     assignments = ", ".join(f"{_UPDATABLE_COLUMNS[name]} = %(set_{name})s" for name in values)
-    sql = _STATUS_APPLY_SQL.format(lookup="id" if message_id else "provider_message_id", assignments=assignments)
+    sql = _STATUS_APPLY_SQL.format(
+        lookup="id" if message_id else "provider_message_id",
+        assignments=assignments,
+        # Our own status words (MESSAGE_STATUS_RANK), written into the text: one prepared statement per status.
+        lower=", ".join(f"'{word}'" for word in lower) or "NULL",
+    )
     params = {f"set_{name}": value for name, value in values.items()}
     params.update(
         key=str(message_id) if message_id else provider_message_id,
@@ -192,7 +197,6 @@ def _message_status_apply_statement(
         sets_sent=status == MessageStatus.SENT,
         implies_sent=status in (MessageStatus.DELIVERED, MessageStatus.READ),
         late_sent=status == MessageStatus.SENT,
-        lower=lower,
     )
     if message_id:
         sql = sql.replace("WHERE id = %(key)s", "WHERE id = %(key)s::uuid")
