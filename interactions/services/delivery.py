@@ -40,7 +40,7 @@ from ..providers.base import (
 from ..providers.console import ConsoleBackend
 from ..signals import message_provider_id_assigned
 from ..tasks import message_deliver_task
-from .messages import message_status_apply
+from .messages import message_status_apply, message_urgency
 
 logger = logging.getLogger(__name__)
 
@@ -269,29 +269,30 @@ def message_sweep(*, limit: int | None = None, now: datetime | None = None) -> S
     outbound = Message.objects.filter(direction=Direction.OUTBOUND, provider_message_id__isnull=True)
     stuck_before = now - timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT_SECONDS)
     with transaction.atomic():
-        stuck = list(
+        stuck = dict(
             outbound.filter(status=MessageStatus.SENDING, last_attempt_at__lt=stuck_before)
             .select_for_update(skip_locked=True)
             .order_by("last_attempt_at")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "purpose")[:limit]
         )
-        recovered = outbound.filter(pk__in=stuck, status=MessageStatus.SENDING).update(
+        recovered = outbound.filter(pk__in=list(stuck), status=MessageStatus.SENDING).update(
             status=MessageStatus.QUEUED,
             error_code=SEND_UNCERTAIN,
             error_message="The worker stopped during the send; checking with the provider before sending again.",
             updated_at=now,
         )
-        due = list(
+        due = dict(
             outbound.filter(status=MessageStatus.QUEUED)
             .filter(_queued_due(now))
-            .exclude(pk__in=stuck)
+            .exclude(pk__in=list(stuck))
             .select_for_update(skip_locked=True)
             .order_by("updated_at")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "purpose")[:limit]
         )
-        outbound.filter(pk__in=due).update(updated_at=now)
-        for message_id in [*stuck, *due]:
-            enqueue_on_commit(message_deliver_task, str(message_id))
+        outbound.filter(pk__in=list(due)).update(updated_at=now)
+        # Each on the queue of its urgency, as message_send published it: a lost OTP does not wait behind bulk work.
+        for message_id, purpose in [*stuck.items(), *due.items()]:
+            enqueue_on_commit(message_deliver_task, str(message_id), urgency=message_urgency(purpose=purpose))
     if recovered or due:
         logger.info("message_sweep", extra={"requeued": len(due), "recovered": recovered})
     return SweepReport(requeued=len(due), recovered=recovered)
@@ -310,9 +311,9 @@ class ReconcileReport:
 def _twilio_backend():
     if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
         return None
-    from ..providers.twilio import TwilioSmsBackend
+    from ..providers.twilio import twilio_sms_backend
 
-    return TwilioSmsBackend()
+    return twilio_sms_backend()
 
 
 def message_reconcile(*, message_id: UUID | str) -> bool:
