@@ -15,14 +15,15 @@ The Message row is the source of truth; a task is only a wake-up call, and runni
 
 import logging
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from contactcenter.common.tasks import enqueue_on_commit
@@ -141,7 +142,7 @@ def _retry_later(message: Message, error: TransientSendError, *, uncertain: bool
 
 def _accepted(message: Message, result: SendResult, *, backend_name: str) -> DeliveryOutcome:
     """The provider has the message: keep its id, move the status forward, and drop a sensitive body."""
-    fields = {
+    fields: dict[str, Any] = {
         "provider": backend_name,
         "provider_status": (result.provider_status or "")[:32],
         "error_code": "",
@@ -151,6 +152,37 @@ def _accepted(message: Message, result: SendResult, *, backend_name: str) -> Del
     if message.is_sensitive:
         fields["body"] = SENSITIVE_BODY_REDACTED
     provider_id = result.provider_message_id
+    status = result.status if result.status not in ("queued", "") else MessageStatus.SENDING
+    if status == MessageStatus.SENDING and provider_id:
+        # The usual answer (Twilio's `queued`): the row is `sending` already, so keeping the provider's id is the only
+        # change: one UPDATE, no transaction. Its status moves only if the sweeper put it back to `queued` meanwhile
+        # (the forward-only rule of message_status_apply, in the statement).
+        # Inside a caller's transaction (eager tasks) a savepoint keeps it usable if the id is taken; outside, none.
+        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        try:
+            with guard:
+                updated = Message.objects.filter(
+                    Q(provider_message_id__isnull=True) | Q(provider_message_id=provider_id), pk=message.pk
+                ).update(
+                    provider_message_id=provider_id,
+                    status=Case(
+                        When(status=MessageStatus.QUEUED, then=Value(MessageStatus.SENDING)), default=F("status")
+                    ),
+                    **fields,
+                )
+        except IntegrityError:
+            logger.error("message_provider_id_taken", extra={"message_id": str(message.pk)})
+            updated = 0
+        if updated:
+            message_pk, sid = message.pk, provider_id
+            transaction.on_commit(
+                lambda: message_provider_id_assigned.send(
+                    sender=Message, message_id=message_pk, provider_message_id=sid
+                )
+            )
+            _log(message, "sent", provider=backend_name)
+            return DeliveryOutcome("sent")
+        provider_id = None  # taken by another message: keep the rest below, without the id
     with transaction.atomic():
         if provider_id:
             try:
@@ -163,7 +195,6 @@ def _accepted(message: Message, result: SendResult, *, backend_name: str) -> Del
                 provider_id = None
         if not provider_id:
             Message.objects.filter(pk=message.pk).update(**fields)
-        status = result.status if result.status not in ("queued", "") else MessageStatus.SENDING
         message_status_apply(message_id=message.pk, status=status, provider_status=result.provider_status)
         if provider_id:
             message_pk = message.pk
@@ -186,16 +217,35 @@ def _lookup(backend: LookupBackend, message: Message) -> SendResult | None:
     return found
 
 
+# The claim, written by hand: one conditional UPDATE that also returns the row (the ORM would need a second query).
+_CLAIM_SQL = """
+    UPDATE interactions_message
+       SET status = %s, last_attempt_at = %s, updated_at = %s, send_attempts = send_attempts + 1
+     WHERE id = %s AND direction = %s AND status = %s AND provider_message_id IS NULL
+ RETURNING *
+"""
+
+
+def _claim(*, message_id: UUID | str, now: datetime) -> Message | None:
+    """Take a queued message for this attempt (`queued` → `sending`) and return it as it is now, or None when it is
+    not queued any more (another attempt has it, it was sent, it is gone). Of concurrent attempts, one gets it: the
+    row lock of the UPDATE orders them and the others find it `sending`."""
+    try:
+        pk = UUID(str(message_id))
+    except ValueError:
+        return None
+    params = [MessageStatus.SENDING, now, now, pk, Direction.OUTBOUND, MessageStatus.QUEUED]
+    # Outside a transaction the statement commits by itself (autocommit), like the ORM's update() did.
+    return next(iter(Message.objects.raw(_CLAIM_SQL, params)), None)
+
+
 def message_deliver(*, message_id: UUID | str) -> DeliveryOutcome:
     """Send one queued outbound message. Returns what happened: `sent`, `skipped` (not queued any more, or gone),
     `failed`, or `retry` with the delay the caller should wait before waking it again."""
     now = timezone.now()
-    claimed = Message.objects.filter(
-        pk=message_id, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, provider_message_id__isnull=True
-    ).update(status=MessageStatus.SENDING, last_attempt_at=now, updated_at=now, send_attempts=F("send_attempts") + 1)
-    if not claimed:
+    message = _claim(message_id=message_id, now=now)
+    if message is None:
         return DeliveryOutcome("skipped")
-    message = Message.objects.get(pk=message_id)
     max_age = settings.MESSAGE_SENSITIVE_MAX_AGE_SECONDS
     if message.is_sensitive and max_age and message.queued_at and message.queued_at < now - timedelta(seconds=max_age):
         return _fail(message, code="expired", detail="Not sent: the one-time code expired while it waited.")
