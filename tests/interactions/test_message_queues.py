@@ -136,3 +136,19 @@ def test_sends_from_one_thread_reuse_one_connection_to_twilio(sms_via_fake_twili
     assert len(creates) == 5
     assert len({request.peer for request in creates}) == 1, "one kept-alive connection, not one per message"
     assert Message.objects.filter(provider_message_id__isnull=False).count() == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_proxy_set_in_the_environment_still_carries_the_sends(sms_via_fake_twilio, settings, monkeypatch):
+    # The session reads the environment once instead of on every request: a proxy set for the process is still used.
+    # Twilio's host here does not exist; only the proxy (the fake, which also answers absolute-URI requests) knows it.
+    monkeypatch.setenv("HTTP_PROXY", sms_via_fake_twilio.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings.TWILIO_API_BASE_URL = "http://api.twilio.invalid"
+
+    message_send(channel="sms", body="Aviso", phone=PHONE)
+
+    assert len(sms_via_fake_twilio.create_requests) == 1
+    assert Message.objects.get().provider_message_id in sms_via_fake_twilio.messages

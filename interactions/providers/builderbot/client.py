@@ -18,6 +18,7 @@ from ..base import (
     SendResult,
     TransientSendError,
     UncertainSendError,
+    environment_read_once,
     request_never_sent,
 )
 from ..twilio.errors import retry_after_seconds
@@ -30,10 +31,11 @@ _local = threading.local()
 
 
 def _session() -> requests.Session:
-    """This thread's HTTP session (its pooled connections are kept alive between sends)."""
+    """This thread's HTTP session (its pooled connections are kept alive between sends), new when the URL changes."""
     session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
+    if session is None or getattr(_local, "url", None) != settings.BUILDERBOT_API_URL:
+        session = environment_read_once(requests.Session(), settings.BUILDERBOT_API_URL)
+        _local.session, _local.url = session, settings.BUILDERBOT_API_URL
     return session
 
 

@@ -29,6 +29,7 @@ from ..base import (
     SendResult,
     TransientSendError,
     UncertainSendError,
+    environment_read_once,
     request_never_sent,
 )
 from .errors import retry_after_seconds, twilio_error_is_retryable, twilio_error_parse
@@ -63,6 +64,7 @@ class _TwilioHttpClient(TwilioHttpClient):
         super().__init__(timeout=timeout, logger=logger)
         self.base_url = base_url
         self.last_response = None
+        environment_read_once(self.session, base_url or "https://api.twilio.com")
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, **kwargs):
         self.last_response = None
