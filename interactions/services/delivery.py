@@ -22,7 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -234,7 +234,10 @@ def _claim(*, message_id: UUID | str, now: datetime) -> Message | None:
         pk = UUID(str(message_id))
     except ValueError:
         return None
-    params = [MessageStatus.SENDING, now, now, pk, Direction.OUTBOUND, MessageStatus.QUEUED]
+    db = connections[Message.objects.db]
+    moment = Message._meta.get_field("updated_at").get_db_prep_value(now, db)  # as the backend stores it
+    params = [MessageStatus.SENDING, moment, moment, Message._meta.pk.get_db_prep_value(pk, db)]
+    params += [Direction.OUTBOUND, MessageStatus.QUEUED]
     # Outside a transaction the statement commits by itself (autocommit), like the ORM's update() did.
     return next(iter(Message.objects.raw(_CLAIM_SQL, params)), None)
 
