@@ -612,7 +612,11 @@ def scenario_worker_killed(stack: FaultStack) -> dict:
                 return sum(1 for m in stack.fake.messages.values() if m["to"].startswith(prefix)) >= 4
 
         wait_until(some_sent, timeout=20, interval=0.05)
-        time.sleep(send_seconds / 2)
+        # Half-way through the slow answers of the latest creates (however long the OTP requests above took), so the
+        # kill lands while sends are in flight.
+        with stack.fake._lock:
+            latest = max(stack.fake.create_arrivals.values())
+        time.sleep(max(latest + send_seconds / 2 - time.time(), 0))
         stack.kill_worker()
         killed_at = time.monotonic()
         in_flight = stack.query(
