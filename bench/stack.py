@@ -253,8 +253,6 @@ def start_worker(
     """A Celery worker on the queues of `urgencies` (derived from `env["CELERY_QUEUE"]`; default all of them), with
     `pool` (prefork, threads). With `log_path` it logs at INFO there and is returned once it says it is ready;
     without, it logs warnings to artifacts/bench-worker.log and is given three seconds."""
-    if pool == "threads":
-        env = {"MALLOC_ARENA_MAX": "2", **env}  # as the Procfile starts a threads worker
     target = log_path or ROOT / "artifacts" / "bench-worker.log"
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "a") as log:
