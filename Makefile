@@ -43,8 +43,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## One worker for every queue (no -Q: the default and the urgent one); production runs one per queue (Procfile).
 worker: install
-	$(DEV_ENV) $(BIN)/celery -A contactcenter worker --loglevel INFO
+	$(DEV_ENV) $(BIN)/celery -A contactcenter worker --loglevel INFO --pool threads --concurrency 8
 
 beat: install
 	$(DEV_ENV) $(BIN)/celery -A contactcenter beat --loglevel INFO

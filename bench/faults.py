@@ -6,7 +6,8 @@ was sent twice.
     .venv/bin/python -m bench.faults --only redis_stopped     # some of them (names in SCENARIOS)
 
 Everything runs on private servers started here (a PostgreSQL cluster and a redis-server on free ports, under a temp
-dir), never on the shared ones: gunicorn with production settings, a Celery worker, Celery beat with short sweep and
+dir), never on the shared ones: gunicorn with production settings, the two Celery workers of the Procfile (urgent
+queue and the rest, threads pool), Celery beat with short sweep and
 reconcile intervals, and the fake Twilio in this process over real HTTP. Each scenario returns a dict: what the
 clients saw (status codes, max and p99 latency, overall and during the fault) and the counts (messages by status,
 creates at the fake per message, duplicates, lost). `tests/faults/test_faults.py` runs the same functions and
@@ -46,6 +47,7 @@ from bench.stack import (
     start_beat,
     start_gunicorn,
     start_worker,
+    worker_queues,
 )
 from simulators.fake_twilio import FakeTwilio, server_error, slow_accept, too_many_requests
 
@@ -54,6 +56,8 @@ DELIVER_TASK = "interactions.message_deliver"
 DATABASE = "contactcenter"
 WEB_WORKERS = 3
 WORKER_CONCURRENCY = 4
+# As the Procfile runs them: one worker for the urgent queue (OTP codes), one for the rest, both in threads.
+WORKER_POOL = "threads"
 # Short intervals so that recovery happens within seconds; the relations the product checks still hold
 # (sending timeout above the task's hard time limit, retry cap below the broker visibility timeout).
 FAULT_SETTINGS = {
@@ -104,7 +108,9 @@ class FaultStack:
     api_key: str
     web: Service
     beat: Service
+    # The urgent queue's worker (OTP codes: what every scenario sends) and the default queue's.
     worker: Service | None = None
+    bulk_worker: Service | None = None
     worker_starts: int = 0
 
     @property
@@ -116,30 +122,47 @@ class FaultStack:
             return conn.execute(sql, params).fetchall()
 
     def start_worker(self) -> None:
+        """Both workers, as the Procfile runs them (`worker-urgent` and `worker`)."""
         self.worker_starts += 1
+        run = f"{uuid.uuid4().hex[:8]}-{self.worker_starts}"
         self.worker = start_worker(
             self.env,
             concurrency=WORKER_CONCURRENCY,
+            pool=WORKER_POOL,
+            urgencies=("urgent",),
+            log_path=self.work_dir / "worker-urgent.log",
+            name=f"faults-urgent-{run}@%h",
+        )
+        self.bulk_worker = start_worker(
+            self.env,
+            concurrency=WORKER_CONCURRENCY,
+            pool=WORKER_POOL,
+            urgencies=("default",),
             log_path=self.work_dir / "worker.log",
-            name=f"faults-{uuid.uuid4().hex[:8]}-{self.worker_starts}@%h",
+            name=f"faults-{run}@%h",
         )
 
     def stop_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
+        for worker in (self.worker, self.bulk_worker):
+            if worker is not None:
+                worker.stop()
+        self.worker = self.bulk_worker = None
 
     def kill_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.kill()
-            self.worker = None
+        for worker in (self.worker, self.bulk_worker):
+            if worker is not None:
+                worker.kill()
+        self.worker = self.bulk_worker = None
 
     def deliveries_queued(self) -> int:
         """Message deliveries waiting in the queue. Beat's periodic tasks are left out: beat keeps publishing them
         (every second here), also right after Redis comes back empty."""
         client = redis.Redis.from_url(self.redis.url(0), socket_timeout=2)
         return sum(
-            1 for raw in client.lrange(QUEUE, 0, -1) if json.loads(raw).get("headers", {}).get("task") == DELIVER_TASK
+            1
+            for queue in worker_queues(self.env).split(",")
+            for raw in client.lrange(queue, 0, -1)
+            if json.loads(raw).get("headers", {}).get("task") == DELIVER_TASK
         )
 
 
@@ -589,7 +612,11 @@ def scenario_worker_killed(stack: FaultStack) -> dict:
                 return sum(1 for m in stack.fake.messages.values() if m["to"].startswith(prefix)) >= 4
 
         wait_until(some_sent, timeout=20, interval=0.05)
-        time.sleep(send_seconds / 2)
+        # Half-way through the slow answers of the latest creates (however long the OTP requests above took), so the
+        # kill lands while sends are in flight.
+        with stack.fake._lock:
+            latest = max(stack.fake.create_arrivals.values())
+        time.sleep(max(latest + send_seconds / 2 - time.time(), 0))
         stack.kill_worker()
         killed_at = time.monotonic()
         in_flight = stack.query(
@@ -762,9 +789,9 @@ def write_report(results: list[dict], started: datetime, output: Path, total_sec
         f"- {machine_description()}",
         "- Private PostgreSQL 15 cluster and private redis-server 7 (no persistence) on free ports, started by the run;"
         " gunicorn "
-        f"{WEB_WORKERS} sync workers and a Celery worker (prefork, concurrency {WORKER_CONCURRENCY}) with production "
-        "settings (`DEBUG=false`), Celery beat, the fake Twilio over HTTP on loopback (status callbacks signed and "
-        "posted to gunicorn)",
+        f"{WEB_WORKERS} sync workers and two Celery workers as the Procfile runs them (the urgent queue and the rest, "
+        f"{WORKER_POOL} pool, concurrency {WORKER_CONCURRENCY} each) with production settings (`DEBUG=false`), "
+        "Celery beat, the fake Twilio over HTTP on loopback (status callbacks signed and posted to gunicorn)",
         "- Short intervals so recovery takes seconds: "
         + ", ".join(f"`{k}={v}`" for k, v in FAULT_SETTINGS.items() if not k.startswith(("THROTTLE", "OTP_CLIENT"))),
         "- lost: an OTP answered 201 without its SMS row, an SMS the fake never created (or whose SID differs from the "

@@ -1,13 +1,13 @@
 """Run every benchmark against the product as production runs it and write docs/benchmarks.md.
 
     .venv/bin/python -m bench.run                 # everything (the million-row read benchmark seeds for minutes)
-    .venv/bin/python -m bench.run --only ingest   # one or more: ingest, storm, otp, pipeline, reads (ingest_wrk: the
-                                                  # ingest rows of wrk alone)
+    .venv/bin/python -m bench.run --only ingest   # one or more: ingest, storm, otp, pipeline, otp_latency, reads
+                                                  # (ingest_wrk: the ingest rows of wrk alone)
     .venv/bin/python -m bench.run --quick         # small counts, to check the harness
 
 It uses PostgreSQL and Redis at their local addresses: a database of its own (`cc_bench`, dropped and created) and
-Redis db 10, gunicorn and a Celery worker started with production settings (DEBUG off), and the fake Twilio on
-loopback. Benchmarks measure and report; they never fail on a time.
+Redis db 10, gunicorn and the two Celery workers of the Procfile (default and urgent queue) started with production
+settings (DEBUG off), and the fake Twilio on loopback. Benchmarks measure and report; they never fail on a time.
 """
 
 import argparse
@@ -30,6 +30,7 @@ from bench.stack import (
     BENCH_DB,
     ROOT,
     TOKENS,
+    Service,
     database_exists,
     free_port,
     machine_description,
@@ -45,7 +46,13 @@ from bench.wrk_ingest import new_run_id, run_wrk, twilio_sids, wrk_available
 RESULTS: dict = {"scenarios": {}, "memory": {}, "notes": []}
 ANALYSIS_HEADING = "## Reading the figures"
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "3"))
-WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "4"))
+# The workers as the Procfile runs them: one for the default queue, one for the urgent queue, both in threads.
+WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "16"))
+URGENT_CONCURRENCY = int(os.environ.get("BENCH_URGENT_CONCURRENCY", "8"))
+# The running workers by role, and every service whose peak RSS is sampled (scenarios start and stop workers).
+STACK: dict = {}
+SAMPLED: list = []
 
 
 def _django_setup(env: dict) -> None:
@@ -338,56 +345,12 @@ def bench_otp(web_url: str, fake_twilio, env: dict, quick: bool) -> None:
     record("otp_pairs", result, note="one request = create, SMS at the fake (through the worker), verify")
 
 
-def bench_pipeline(env: dict, fake_twilio, quick: bool) -> None:
-    """Messages per second from queued to delivered through a real worker, the fake Twilio and our status webhook;
-    the ceilings are a no-op task and a task that updates one row (its own) on the same broker and worker."""
-    import redis
+def _queued_bulk_messages(count: int, *, body: str, purpose: str = "statement") -> list:
+    """`count` outbound SMS recorded `queued` (as message_send leaves them), each on an interaction of its own, without
+    their wake-up calls: the caller publishes those."""
     from django.utils import timezone
 
-    from bench.tasks import count_task, touch_row_task
-    from interactions.models import Message
-
-    total = 200 if quick else 2000
-    counter_key = f"bench:count:{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(env["REDIS_URL"])
-
-    def wait_counter(expected: int, timeout: float) -> float:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if int(client.get(counter_key) or 0) >= expected:
-                return time.time()
-            time.sleep(0.01)
-        return time.time()
-
-    started = time.time()
-    for index in range(total):
-        count_task.delay(counter_key, index)
-    finished = wait_counter(total, 120)
-    done = int(client.get(counter_key) or 0)
-    noop_rate = done / (finished - started)
-    RESULTS["scenarios"]["task_ceiling_noop"] = [
-        {"tasks": total, "completed": done, "throughput_per_s": round(noop_rate, 1)}
-    ]
-    print("noop", noop_rate, flush=True)
-
-    sids = seed_outbound_sms(total, "row" + uuid.uuid4().hex[:6])
-    row_ids = [str(pk) for pk in Message.objects.filter(provider_message_id__in=sids).values_list("pk", flat=True)]
-    client.delete(counter_key)
-    started = time.time()
-    for row_id in row_ids:
-        touch_row_task.delay(row_id, counter_key)
-    finished = wait_counter(total, 120)
-    done = int(client.get(counter_key) or 0)
-    row_rate = done / (finished - started)
-    RESULTS["scenarios"]["task_ceiling_one_row"] = [
-        {"tasks": total, "completed": done, "throughput_per_s": round(row_rate, 1)}
-    ]
-    print("one-row", row_rate, flush=True)
-
-    # Queued messages first (as message_send leaves them), then their wake-up calls in one burst: what is measured
-    # is the pipeline (worker → fake Twilio → status callbacks → our webhook), not how fast this process can write.
-    from interactions.models import Interaction
-    from interactions.tasks import message_deliver_task
+    from interactions.models import Interaction, Message
 
     now = timezone.now()
     interactions = Interaction.objects.bulk_create(
@@ -396,13 +359,13 @@ def bench_pipeline(env: dict, fake_twilio, quick: bool) -> None:
                 channel="sms",
                 direction="outbound",
                 provider="twilio",
-                customer_phone=f"+5215577{i:06d}",
+                customer_phone=f"+52155{i:08d}",
                 started_at=now,
                 last_activity_at=now,
             )
-            for i in range(total)
+            for i in range(count)
         ],
-        batch_size=1000,
+        batch_size=2000,
     )
     messages = Message.objects.bulk_create(
         [
@@ -413,43 +376,320 @@ def bench_pipeline(env: dict, fake_twilio, quick: bool) -> None:
                 status="queued",
                 provider="twilio",
                 to_phone=interaction.customer_phone,
-                body="Su estado de cuenta está listo.",
+                body=body,
+                purpose=purpose,
                 queued_at=now,
                 status_changed_at=now,
             )
             for interaction in interactions
         ],
-        batch_size=1000,
+        batch_size=2000,
     )
-    ids = [message.pk for message in messages]
-    creates_before = len(fake_twilio.create_requests)
+    return [str(message.pk) for message in messages]
+
+
+def _publish_deliveries(ids: list[str], urgency: str = "default") -> float:
+    """Publish the wake-up calls of `ids` as the product does (contactcenter.common.tasks.enqueue); returns seconds."""
+    from contactcenter.common.tasks import enqueue
+    from interactions.tasks import message_deliver_task
+
     started = time.time()
     for message_id in ids:
-        message_deliver_task.delay(str(message_id))
-    enqueued = time.time()
-    deadline = time.time() + 300
-    delivered = 0
-    while time.time() < deadline:
-        delivered = Message.objects.filter(pk__in=ids, status="delivered").count()
-        if delivered >= total:
-            break
-        time.sleep(0.2)
-    finished = time.time()
-    sent_requests = len(fake_twilio.create_requests) - creates_before
-    rate = delivered / (finished - started)
-    RESULTS["scenarios"]["sms_pipeline"] = [
-        {
-            "messages": total,
-            "delivered": delivered,
-            "seconds": round(finished - started, 2),
-            "enqueue_seconds": round(enqueued - started, 2),
-            "throughput_per_s": round(rate, 1),
-            "ratio_to_noop_ceiling": round(rate / noop_rate, 2) if noop_rate else None,
-            "ratio_to_one_row_ceiling": round(rate / row_rate, 2) if row_rate else None,
-            "provider_creates": sent_requests,
-        }
+        enqueue(message_deliver_task, message_id, urgency=urgency)
+    return time.time() - started
+
+
+def _noop_ceiling(env: dict, total: int, client, *, queue: str | None = None) -> float:
+    """No-op tasks per second, published in a burst (from the first publish to the last one run)."""
+    from bench.tasks import count_task
+
+    counter_key = f"bench:count:{uuid.uuid4().hex}"
+    started = time.time()
+    for index in range(total):
+        count_task.apply_async((counter_key, index), queue=queue)
+    deadline = time.time() + 120
+    while time.time() < deadline and int(client.get(counter_key) or 0) < total:
+        time.sleep(0.01)
+    return int(client.get(counter_key) or 0) / (time.time() - started)
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far, by kind of process on this machine (from /proc): this process (the load and the fake
+    Twilio), the Celery workers, gunicorn, PostgreSQL, Redis, everything else; and `machine_busy` from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        if int(entry.name) == me:
+            kind = "bench process (load + fake Twilio)"
+        elif "celery" in command and "worker" in command:
+            kind = "celery workers"
+        elif "gunicorn" in command:
+            kind = "gunicorn"
+        elif command.startswith("postgres") or "postgres:" in command:
+            kind = "postgresql"
+        elif "redis-server" in command:
+            kind = "redis"
+        else:
+            kind = "other"
+        used[kind] = used.get(kind, 0.0) + seconds
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    used["machine_busy"] = (sum(map(int, cpu)) - int(cpu[3]) - int(cpu[4])) / ticks
+    return used
+
+
+def bench_pipeline(env: dict, fake_twilio, quick: bool) -> None:
+    """Messages per second from queued to accepted by the fake Twilio (goal 2 of issue #16), and on to delivered through
+    its status callbacks and our webhook, against the ceilings on the same broker in the same run: a no-op task on the
+    production worker (threads pool) and on a prefork worker of 4 processes (the ceiling of the earlier runs), and a
+    task that updates one row (its own)."""
+    import redis
+
+    from bench.tasks import touch_row_task
+    from interactions.models import Message
+
+    total = 200 if quick else 2000
+    client = redis.Redis.from_url(env["REDIS_URL"])
+
+    noop_rate = _noop_ceiling(env, total, client)
+    print("noop (production worker)", noop_rate, flush=True)
+    # The ceiling of earlier runs: the same no-op task on a prefork worker of 4 processes, a queue of its own.
+    prefork_env = {**env, "CELERY_QUEUE": env["CELERY_QUEUE"] + "-prefork"}
+    prefork = start_worker(
+        prefork_env,
+        concurrency=4,
+        pool="prefork",
+        urgencies=("default",),
+        name=f"bench-prefork-{os.getpid()}@%h",
+        service_name="ceiling worker (prefork, 4 processes)",
+    )
+    SAMPLED.append(prefork)
+    try:
+        prefork_rate = _noop_ceiling(env, total, client, queue=prefork_env["CELERY_QUEUE"])
+    finally:
+        prefork.stop()
+    print("noop (prefork 4)", prefork_rate, flush=True)
+    ceiling = max(noop_rate, prefork_rate)
+    RESULTS["scenarios"]["task_ceiling_noop"] = [
+        {"tasks": total, "worker": f"{WORKER_POOL} {WORKER_CONCURRENCY}", "throughput_per_s": round(noop_rate, 1)},
+        {"tasks": total, "worker": "prefork 4", "throughput_per_s": round(prefork_rate, 1)},
     ]
-    print("pipeline", rate, delivered, flush=True)
+
+    counter_key = f"bench:count:{uuid.uuid4().hex}"
+    sids = seed_outbound_sms(total, "row" + uuid.uuid4().hex[:6])
+    row_ids = [str(pk) for pk in Message.objects.filter(provider_message_id__in=sids).values_list("pk", flat=True)]
+    started = time.time()
+    for row_id in row_ids:
+        touch_row_task.delay(row_id, counter_key)
+    deadline = time.time() + 120
+    while time.time() < deadline and int(client.get(counter_key) or 0) < total:
+        time.sleep(0.01)
+    row_rate = int(client.get(counter_key) or 0) / (time.time() - started)
+    RESULTS["scenarios"]["task_ceiling_one_row"] = [
+        {"tasks": total, "worker": f"{WORKER_POOL} {WORKER_CONCURRENCY}", "throughput_per_s": round(row_rate, 1)}
+    ]
+    print("one-row", row_rate, flush=True)
+
+    def run(label: str, *, callbacks: bool, until: str) -> dict:
+        """Queued rows first, then their wake-up calls in one burst: what is measured is the pipeline, not how fast
+        this process writes rows."""
+        ids = _queued_bulk_messages(total, body="Su estado de cuenta está listo.")
+        creates_before = len(fake_twilio.create_requests)
+        callbacks_before = len(fake_twilio.callbacks)
+        fake_twilio.send_callbacks = callbacks
+        try:
+            cpu_before = _cpu_seconds()
+            started = time.time()
+            enqueue_seconds = _publish_deliveries(ids)
+            deadline = time.time() + 300
+            done = 0
+            filters = {"provider_message_id__isnull": False} if until == "accepted" else {"status": "delivered"}
+            progressed_at = finished = time.time()
+            # Until all are done, or nothing moved for 20 s (a status callback the fake could not post is not retried).
+            while time.time() < deadline and time.time() - progressed_at < 20:
+                count = Message.objects.filter(pk__in=ids, **filters).count()
+                if count > done:
+                    done, progressed_at = count, time.time()
+                    finished = progressed_at
+                if done >= total:
+                    break
+                time.sleep(0.1)
+            cpu_after = _cpu_seconds()
+        finally:
+            fake_twilio.send_callbacks = True
+        creates = len(fake_twilio.create_requests) - creates_before
+        with fake_twilio._lock:
+            callbacks_failed = sum(
+                1
+                for *_, answer in fake_twilio.callbacks[callbacks_before:]
+                if not (isinstance(answer, int) and 200 <= answer < 300)
+            )
+        # CPU milliseconds per message, by kind of process (processes that ended meanwhile are not counted).
+        cpu_ms = {
+            kind: round((cpu_after[kind] - cpu_before.get(kind, 0.0)) * 1000 / max(done, 1), 2) for kind in cpu_after
+        }
+        rate = done / (finished - started)
+        summary = {
+            "messages": total,
+            until: done,
+            "seconds": round(finished - started, 2),
+            "enqueue_seconds": round(enqueue_seconds, 2),
+            "throughput_per_s": round(rate, 1),
+            "ratio_to_noop_ceiling": round(rate / ceiling, 2) if ceiling else None,
+            "ratio_to_one_row_ceiling": round(rate / row_rate, 2) if row_rate else None,
+            "provider_creates": creates,
+            "status_callbacks": callbacks,
+            "callbacks_unanswered": callbacks_failed,  # no 2xx within the fake's 10 s (may be applied later)
+            "cpu_ms_per_message": cpu_ms,
+            "machine_cpu_use": round(
+                (cpu_after["machine_busy"] - cpu_before["machine_busy"]) / (finished - started), 2
+            ),
+        }
+        RESULTS["scenarios"][label] = [summary]
+        print(label, json.dumps(summary), flush=True)
+        return summary
+
+    # Goal 2: queued → accepted by the provider (its status callbacks off, so the web does not share the cores).
+    run("sms_pipeline_accepted", callbacks=False, until="accepted")
+    # As in earlier runs: on to `delivered`, three signed callbacks per message through gunicorn and the ledger.
+    run("sms_pipeline", callbacks=True, until="delivered")
+
+
+def bench_otp_latency(web_url: str, fake_twilio, env: dict, quick: bool) -> None:
+    """Goal 3 of issue #16: from the 201 of `POST /api/otp` to the create at the fake Twilio, at 8 concurrent clients,
+    (1) with no other work, (2) with a bulk send of 10,000 messages published just before (the urgent queue and its
+    own worker), (3) the same bulk with one worker consuming both queues (`make worker`, no worker of its own for
+    the urgent queue). The fake records when each create arrived; both times are this process's clock. Status
+    callbacks are off during the scenario: 30,000 of them would load the web and these 2 cores on top."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import redis
+
+    from bench.loadgen import percentile
+    from interactions.models import Message
+
+    key = _api_key(env)
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+    total = 40 if quick else 400
+    bulk_total = 1000 if quick else 10_000
+    concurrency = 8
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    default_queue = env["CELERY_QUEUE"]
+
+    def backlog() -> int:
+        return int(client.llen(default_queue))
+
+    def otps(label: str, bulk_ids: list[str]) -> dict:
+        base = uuid.uuid4().int % 10_000
+        answered: dict[str, float] = {}
+        create_ms: list[float] = []
+        errors = 0
+        lock = threading.Lock()
+        local = threading.local()
+
+        def one(index: int) -> None:
+            nonlocal errors
+            phone = f"+5255{base:04d}{index:04d}"
+            session = getattr(local, "session", None) or requests.Session()
+            local.session = session
+            started = time.time()
+            try:
+                response = session.post(
+                    f"{web_url}/api/otp", json={"phone": phone, "purpose": "login"}, headers=headers, timeout=10
+                )
+                ok = response.status_code == 201
+            except requests.RequestException:
+                ok = False
+            at = time.time()
+            with lock:
+                if ok:
+                    answered[phone] = at
+                    create_ms.append((at - started) * 1000)
+                else:
+                    errors += 1
+
+        backlog_start = backlog()
+        bulk_sent_before = Message.objects.filter(pk__in=bulk_ids, provider_message_id__isnull=False).count()
+        started = time.time()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, range(total)))
+        seconds = time.time() - started
+        backlog_end = backlog()
+        bulk_sent_after = Message.objects.filter(pk__in=bulk_ids, provider_message_id__isnull=False).count()
+        # Every SMS at the fake (up to 30 s), then 201 → create per phone.
+        deadline = time.time() + 30
+        arrivals: dict[str, float] = {}
+        while time.time() < deadline:
+            with fake_twilio._lock:
+                arrivals = {
+                    m["to"]: fake_twilio.create_arrivals[sid]
+                    for sid, m in fake_twilio.messages.items()
+                    if m["to"] in answered
+                }
+            if len(arrivals) >= len(answered):
+                break
+            time.sleep(0.2)
+        latencies = [(arrivals[phone] - at) * 1000 for phone, at in answered.items() if phone in arrivals]
+        summary = {
+            "otps": total,
+            "errors": errors,
+            "sms_at_fake": len(latencies),
+            # 201 received by the client → create arrived at the fake (negative: the create came first).
+            "sms_p50_ms": round(percentile(latencies, 50), 1),
+            "sms_p95_ms": round(percentile(latencies, 95), 1),
+            "sms_p99_ms": round(percentile(latencies, 99), 1),
+            "sms_max_ms": round(max(latencies or [0]), 1),
+            "sms_min_ms": round(min(latencies or [0]), 1),
+            "create_201_p50_ms": round(percentile(create_ms, 50), 1),
+            "create_201_p99_ms": round(percentile(create_ms, 99), 1),
+            "seconds": round(seconds, 2),
+            "bulk_messages": len(bulk_ids),
+            "bulk_backlog_at_start": backlog_start,
+            "bulk_backlog_at_end": backlog_end,
+            "bulk_sent_during": bulk_sent_after - bulk_sent_before,
+        }
+        RESULTS["scenarios"].setdefault("otp_sms_latency", []).append({"name": label, **summary})
+        print(label, json.dumps(summary), flush=True)
+        return summary
+
+    def with_bulk(label: str) -> None:
+        ids = _queued_bulk_messages(bulk_total, body="Su estado de cuenta está listo.")
+        published = _publish_deliveries(ids)
+        print(f"bulk of {bulk_total} published in {published:.1f} s, backlog {backlog()}", flush=True)
+        otps(label, ids)
+        deadline = time.time() + 300  # let the bulk finish before the next scenario
+        while time.time() < deadline and Message.objects.filter(pk__in=ids, status="queued").exists():
+            time.sleep(0.5)
+
+    fake_twilio.send_callbacks = False
+    try:
+        # Warm-up, not counted: each worker thread's first task opens its database and provider connections.
+        otps("warm-up (not a figure)", [])
+        RESULTS["scenarios"]["otp_sms_latency"].pop()
+        otps("no bulk; urgent queue and its worker", [])
+        with_bulk(f"{bulk_total} bulk ahead; urgent queue and its worker")
+        # The layout without a worker of its own for the urgent queue: one worker takes both queues.
+        urgent = STACK["worker-urgent"]
+        urgent.stop()
+        STACK["worker"].stop()
+        STACK["worker"] = _start_bulk_worker(env, urgencies=("default", "urgent"), label="worker (both queues)")
+        try:
+            with_bulk(f"{bulk_total} bulk ahead; one worker for both queues")
+        finally:
+            STACK["worker"].stop()
+            STACK["worker"] = _start_bulk_worker(env)
+            STACK["worker-urgent"] = _start_urgent_worker(env)
+    finally:
+        fake_twilio.send_callbacks = True
 
 
 def bench_reads(web_url: str, env: dict, quick: bool) -> None:
@@ -550,6 +790,27 @@ def bench_reads(web_url: str, env: dict, quick: bool) -> None:
     )
 
 
+def _start_bulk_worker(env: dict, urgencies: tuple[str, ...] = ("default",), label: str = "worker") -> Service:
+    worker = start_worker(
+        env, concurrency=WORKER_CONCURRENCY, pool=WORKER_POOL, urgencies=urgencies, service_name=label
+    )
+    SAMPLED.append(worker)
+    return worker
+
+
+def _start_urgent_worker(env: dict) -> Service:
+    worker = start_worker(
+        env,
+        concurrency=URGENT_CONCURRENCY,
+        pool=WORKER_POOL,
+        urgencies=("urgent",),
+        name=f"bench-urgent-{os.getpid()}@%h",
+        service_name="worker-urgent",
+    )
+    SAMPLED.append(worker)
+    return worker
+
+
 def write_report(path: Path, started: datetime, args) -> None:
     lines = [
         "# Benchmarks",
@@ -559,9 +820,11 @@ def write_report(path: Path, started: datetime, args) -> None:
         "## Machine and settings",
         "",
         f"- CPU: {machine_description()}",
-        f"- PostgreSQL 15 and Redis 7 on the same machine; gunicorn {WEB_WORKERS} sync workers; Celery worker prefork,"
-        f" concurrency {WORKER_CONCURRENCY}; the load generators on the same 2 cores: the project's own (aiohttp, a"
-        " process of its own, a fixed number of requests) and wrk (2 threads, 10 s per row; rows marked `(wrk)`)",
+        f"- PostgreSQL 15 and Redis 7 on the same machine; gunicorn {WEB_WORKERS} sync workers; Celery workers as the"
+        f" Procfile runs them: `worker` (default queue) {WORKER_POOL} pool, concurrency {WORKER_CONCURRENCY}, and"
+        f" `worker-urgent` (urgent queue) {WORKER_POOL}, concurrency {URGENT_CONCURRENCY}; the load generators"
+        " on the same 2 cores: the project's own (aiohttp, a process of its own, a fixed number of requests) and wrk"
+        " (2 threads, 10 s per row; rows marked `(wrk)`)",
         "- Production settings: `DEBUG=false`, JSON logs at WARNING, `CONN_MAX_AGE=60`, fake Twilio on loopback",
         "",
     ]
@@ -597,7 +860,13 @@ def write_report(path: Path, started: datetime, args) -> None:
                 f"| {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s.get('ratio_to_ceiling', '')} | {notes} |"
             )
         lines.append("")
-    for name in ("task_ceiling_noop", "task_ceiling_one_row", "sms_pipeline"):
+    for name in (
+        "task_ceiling_noop",
+        "task_ceiling_one_row",
+        "sms_pipeline_accepted",
+        "sms_pipeline",
+        "otp_sms_latency",
+    ):
         if name in scenarios:
             lines += [f"## {name}", "", "```json", json.dumps(scenarios[name], indent=2), "```", ""]
     if RESULTS["memory"]:
@@ -617,7 +886,7 @@ def write_report(path: Path, started: datetime, args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", default=["ingest", "storm", "otp", "pipeline", "reads"])
+    parser.add_argument("--only", nargs="*", default=["ingest", "storm", "otp", "pipeline", "otp_latency", "reads"])
     parser.add_argument("--quick", action="store_true", help="small counts, to check the harness")
     parser.add_argument("--keep-db", action="store_true", help="reuse cc_bench (keeps seeded rows between runs)")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
@@ -649,16 +918,18 @@ def main() -> None:
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     _django_setup(env)
     web = start_gunicorn(env, web_port, workers=WEB_WORKERS)
-    worker = start_worker(env, concurrency=WORKER_CONCURRENCY)
-    with services(web, worker):
+    SAMPLED.append(web)
+    STACK["worker"] = _start_bulk_worker(env)
+    STACK["worker-urgent"] = _start_urgent_worker(env)
+    with services(web):
         sampler_stop = False
 
         import threading
 
         def sample() -> None:
             while not sampler_stop:
-                web.sample_rss()
-                worker.sample_rss()
+                for service in list(SAMPLED):
+                    service.sample_rss()
                 time.sleep(0.5)
 
         thread = threading.Thread(target=sample, daemon=True)
@@ -674,15 +945,22 @@ def main() -> None:
                 bench_otp(web_url, fake, env, args.quick)
             if "pipeline" in args.only:
                 bench_pipeline(env, fake, args.quick)
+            if "otp_latency" in args.only:
+                bench_otp_latency(web_url, fake, env, args.quick)
             if "reads" in args.only:
                 bench_reads(web_url, env, args.quick)
         finally:
             sampler_stop = True
             thread.join(timeout=2)
-            RESULTS["memory"] = {
-                "web worker (gunicorn)": web.max_child_rss_mib(),
-                "Celery worker (pool process)": worker.max_child_rss_mib(),
-            }
+            for worker in STACK.values():
+                worker.stop()
+            # The largest peak of one process of each kind (a gunicorn worker; a Celery worker: threads live in one
+            # process, a prefork pool's processes each count alone).
+            memory: dict[str, float] = {}
+            for service in SAMPLED:
+                label = "web worker (gunicorn)" if service is web else f"Celery {service.name}"
+                memory[label] = max(memory.get(label, 0.0), service.max_child_rss_mib())
+            RESULTS["memory"] = memory
     fake.stop()
     write_report(Path(args.output), started, args)
     print(f"wrote {args.output}")

@@ -230,17 +230,29 @@ def _wait_for_log_line(process: subprocess.Popen, log_path: Path, marker: str, t
     raise RuntimeError(f"{what} was not ready after {timeout:.0f} s: see {log_path}")
 
 
+# The queues by urgency, as contactcenter/settings.py derives them from CELERY_QUEUE (CELERY_URGENCY_QUEUES).
+URGENCY_SUFFIXES = {"default": "", "urgent": "-urgent"}
+
+
+def worker_queues(env: dict, urgencies: tuple[str, ...] = tuple(URGENCY_SUFFIXES)) -> str:
+    """The `-Q` argument of a worker that consumes the queues of `urgencies` (default: all, as `make worker`)."""
+    return ",".join(env["CELERY_QUEUE"] + URGENCY_SUFFIXES[urgency] for urgency in urgencies)
+
+
 def start_worker(
     env: dict,
     concurrency: int = 4,
     pool: str = "prefork",
     *,
+    urgencies: tuple[str, ...] = tuple(URGENCY_SUFFIXES),
     log_path: Path | None = None,
     name: str | None = None,
     ready_timeout: float = 60.0,
+    service_name: str = "worker",
 ) -> Service:
-    """A Celery worker on `env["CELERY_QUEUE"]`. With `log_path` it logs at INFO there and is returned once it says it
-    is ready; without, it logs warnings to artifacts/bench-worker.log and is given three seconds."""
+    """A Celery worker on the queues of `urgencies` (derived from `env["CELERY_QUEUE"]`; default all of them), with
+    `pool` (prefork, threads). With `log_path` it logs at INFO there and is returned once it says it is ready;
+    without, it logs warnings to artifacts/bench-worker.log and is given three seconds."""
     target = log_path or ROOT / "artifacts" / "bench-worker.log"
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "a") as log:
@@ -251,7 +263,7 @@ def start_worker(
                 "contactcenter",
                 "worker",
                 "-Q",
-                env["CELERY_QUEUE"],
+                worker_queues(env, urgencies),
                 "--concurrency",
                 str(concurrency),
                 "--pool",
@@ -277,7 +289,7 @@ def start_worker(
         time.sleep(3)
         if process.poll() is not None:
             raise RuntimeError("the Celery worker did not start: see artifacts/bench-worker.log")
-    return Service("worker", process)
+    return Service(service_name, process)
 
 
 def start_beat(env: dict, *, state_dir: Path, log_path: Path) -> Service:

@@ -15,6 +15,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from contactcenter.common.logging import logging_config
 
@@ -184,6 +185,15 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
 # Tests and benchmarks that run several workers side by side give each its own queue.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# Queues by urgency (docs/operations.md "Queues and workers"): work that a person is waiting for (an OTP's SMS) is
+# published to its own queue, consumed by its own worker, so it never waits behind bulk work. Every name derives from
+# CELERY_QUEUE, so a test run or a benchmark that sets CELERY_QUEUE isolates all of them. A publish names an urgency
+# (contactcenter.common.tasks.enqueue), never a queue; a new level is one line here and one worker (issue #22).
+CELERY_QUEUE_URGENT = f"{CELERY_TASK_DEFAULT_QUEUE}-urgent"
+CELERY_URGENCY_QUEUES: dict[str, str] = {"default": CELERY_TASK_DEFAULT_QUEUE, "urgent": CELERY_QUEUE_URGENT}
+# Every queue is declared: a worker started without -Q (`make worker`) consumes them all; production runs one worker
+# per queue (Procfile `worker` and `worker-urgent`), each started with `-Q` and scaled alone.
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_URGENCY_QUEUES.values()]
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Cache (rate limits, throttles) ------------------------------------------------------------------------------
@@ -455,6 +465,9 @@ MESSAGE_SENDING_TIMEOUT_SECONDS = max(
     env.int("MESSAGE_SENDING_TIMEOUT_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60), CELERY_TASK_TIME_LIMIT + 1
 )
 MESSAGE_SWEEP_BATCH_SIZE = env.int("MESSAGE_SWEEP_BATCH_SIZE", default=500)
+# The urgency (a key of CELERY_URGENCY_QUEUES) of a message's delivery, by the message's purpose; any other purpose
+# (bulk notices, agents' replies) is `default`. A one-time code is urgent: the customer is waiting for it.
+MESSAGE_URGENCY_BY_PURPOSE: dict[str, str] = {"otp": "urgent"}
 MESSAGE_SWEEP_INTERVAL_SECONDS = env.int("MESSAGE_SWEEP_INTERVAL_SECONDS", default=60)
 SMS_RECONCILE_OLDER_THAN_SECONDS = env.int("SMS_RECONCILE_OLDER_THAN_SECONDS", default=15 * 60)
 SMS_RECONCILE_MAX_AGE_SECONDS = env.int("SMS_RECONCILE_MAX_AGE_SECONDS", default=3 * 24 * 60 * 60)

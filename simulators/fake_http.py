@@ -1,7 +1,9 @@
 """What the fake provider servers share: a threaded HTTP server on loopback, a record of every request, and a queue of
 misbehaviours (errors, hangs, dropped connections) applied to the next requests that ask for them."""
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +34,10 @@ class RecordedRequest:
     query: dict
     headers: dict
     body: bytes
+    # When the request arrived (time.time(), read before the body is handled): what latency benchmarks measure to.
+    received_at: float = 0.0
+    # The client's address and port: requests with the same `peer` came over one kept-alive connection.
+    peer: str = ""
 
     @property
     def form(self) -> dict:
@@ -65,6 +71,8 @@ class FakeServer:
         self._window_cycle: list[Behaviour] = []
         self._window_position = 0
         self.requests: list[RecordedRequest] = []
+        # Open client connections (kept alive between requests): closed by `stop`, as a server that goes away does.
+        self._connections: set[socket.socket] = set()
         # Every misbehaviour applied, in order: what a test counts as the retries it caused.
         self.misbehaved: list[tuple[RecordedRequest, Behaviour]] = []
 
@@ -74,13 +82,28 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The answer goes out in two writes (headers, then body): with Nagle's algorithm on, the body would wait
+            # for the client's delayed ACK of the headers, 40 ms per request on a kept-alive connection. A real
+            # provider's server does not stall so.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet: tests read `fake.requests` instead
                 pass
 
+            def setup(self):
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self):
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                super().finish()
+
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                received_at = time.time()
                 parts = urlsplit(self.path)
                 request = RecordedRequest(
                     method=self.command,
@@ -88,6 +111,8 @@ class FakeServer:
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    received_at=received_at,
+                    peer=f"{self.client_address[0]}:{self.client_address[1]}",
                 )
                 with fake._lock:
                     fake.requests.append(request)
@@ -134,10 +159,16 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        """Stop accepting and close the kept-alive connections too (their threads would otherwise go on answering)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self):
         return self.start()

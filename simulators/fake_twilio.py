@@ -11,7 +11,8 @@ bodies, HTTP Basic auth with the account SID and auth token), for tests, the sim
 - `fail_next(...)` queues misbehaviours for the next creates: Twilio's error bodies (`twilio_error`), 429 with
   `Retry-After`, 5xx, non-JSON bodies, hangs, accept-then-hang (the message exists but the client times out), drops;
   `misbehave_for(seconds, ...)` applies them in a cycle to every create during a time window (an outage, slow sends
-  with `slow_accept`); `misbehaved` lists what was applied.
+  with `slow_accept`); `misbehaved` lists what was applied;
+- `create_arrivals` holds, by SID, when each create arrived (to measure an SMS from our API's answer to the provider).
 
 Run alone: `python -m simulators.fake_twilio --port 8081` (prints its URL; point TWILIO_API_BASE_URL at it).
 """
@@ -111,6 +112,8 @@ class FakeTwilio(FakeServer):
         self.callback_delay = callback_delay
         self.send_callbacks = send_callbacks
         self.messages: dict[str, dict] = {}
+        # When each message's create arrived (time.time()), by SID: benchmarks measure an SMS's latency up to here.
+        self.create_arrivals: dict[str, float] = {}
         # (sid, status, url, HTTP status of our answer or the error class)
         self.callbacks: list[tuple[str, str, str, object]] = []
         self._threads: list[threading.Thread] = []
@@ -197,6 +200,7 @@ class FakeTwilio(FakeServer):
         }
         with self._lock:
             self.messages[sid] = resource
+            self.create_arrivals[sid] = request.received_at
         answer = dict(resource)
         callback = form.get("StatusCallback", "")
         thread = threading.Thread(target=self._progress, args=(sid, callback), daemon=True)

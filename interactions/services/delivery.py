@@ -15,14 +15,15 @@ The Message row is the source of truth; a task is only a wake-up call, and runni
 
 import logging
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from contactcenter.common.tasks import enqueue_on_commit
@@ -40,7 +41,7 @@ from ..providers.base import (
 from ..providers.console import ConsoleBackend
 from ..signals import message_provider_id_assigned
 from ..tasks import message_deliver_task
-from .messages import message_status_apply
+from .messages import message_status_apply, message_urgency
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _retry_later(message: Message, error: TransientSendError, *, uncertain: bool
 
 def _accepted(message: Message, result: SendResult, *, backend_name: str) -> DeliveryOutcome:
     """The provider has the message: keep its id, move the status forward, and drop a sensitive body."""
-    fields = {
+    fields: dict[str, Any] = {
         "provider": backend_name,
         "provider_status": (result.provider_status or "")[:32],
         "error_code": "",
@@ -151,6 +152,37 @@ def _accepted(message: Message, result: SendResult, *, backend_name: str) -> Del
     if message.is_sensitive:
         fields["body"] = SENSITIVE_BODY_REDACTED
     provider_id = result.provider_message_id
+    status = result.status if result.status not in ("queued", "") else MessageStatus.SENDING
+    if status == MessageStatus.SENDING and provider_id:
+        # The usual answer (Twilio's `queued`): the row is `sending` already, so keeping the provider's id is the only
+        # change: one UPDATE, no transaction. Its status moves only if the sweeper put it back to `queued` meanwhile
+        # (the forward-only rule of message_status_apply, in the statement).
+        # Inside a caller's transaction (eager tasks) a savepoint keeps it usable if the id is taken; outside, none.
+        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        try:
+            with guard:
+                updated = Message.objects.filter(
+                    Q(provider_message_id__isnull=True) | Q(provider_message_id=provider_id), pk=message.pk
+                ).update(
+                    provider_message_id=provider_id,
+                    status=Case(
+                        When(status=MessageStatus.QUEUED, then=Value(MessageStatus.SENDING)), default=F("status")
+                    ),
+                    **fields,
+                )
+        except IntegrityError:
+            logger.error("message_provider_id_taken", extra={"message_id": str(message.pk)})
+            updated = 0
+        if updated:
+            message_pk, sid = message.pk, provider_id
+            transaction.on_commit(
+                lambda: message_provider_id_assigned.send(
+                    sender=Message, message_id=message_pk, provider_message_id=sid
+                )
+            )
+            _log(message, "sent", provider=backend_name)
+            return DeliveryOutcome("sent")
+        provider_id = None  # taken by another message: keep the rest below, without the id
     with transaction.atomic():
         if provider_id:
             try:
@@ -163,7 +195,6 @@ def _accepted(message: Message, result: SendResult, *, backend_name: str) -> Del
                 provider_id = None
         if not provider_id:
             Message.objects.filter(pk=message.pk).update(**fields)
-        status = result.status if result.status not in ("queued", "") else MessageStatus.SENDING
         message_status_apply(message_id=message.pk, status=status, provider_status=result.provider_status)
         if provider_id:
             message_pk = message.pk
@@ -186,16 +217,38 @@ def _lookup(backend: LookupBackend, message: Message) -> SendResult | None:
     return found
 
 
+# The claim, written by hand: one conditional UPDATE that also returns the row (the ORM would need a second query).
+_CLAIM_SQL = """
+    UPDATE interactions_message
+       SET status = %s, last_attempt_at = %s, updated_at = %s, send_attempts = send_attempts + 1
+     WHERE id = %s AND direction = %s AND status = %s AND provider_message_id IS NULL
+ RETURNING *
+"""
+
+
+def _claim(*, message_id: UUID | str, now: datetime) -> Message | None:
+    """Take a queued message for this attempt (`queued` → `sending`) and return it as it is now, or None when it is
+    not queued any more (another attempt has it, it was sent, it is gone). Of concurrent attempts, one gets it: the
+    row lock of the UPDATE orders them and the others find it `sending`."""
+    try:
+        pk = UUID(str(message_id))
+    except ValueError:
+        return None
+    db = connections[Message.objects.db]
+    moment = Message._meta.get_field("updated_at").get_db_prep_value(now, db)  # as the backend stores it
+    params = [MessageStatus.SENDING, moment, moment, Message._meta.pk.get_db_prep_value(pk, db)]
+    params += [Direction.OUTBOUND, MessageStatus.QUEUED]
+    # Outside a transaction the statement commits by itself (autocommit), like the ORM's update() did.
+    return next(iter(Message.objects.raw(_CLAIM_SQL, params)), None)
+
+
 def message_deliver(*, message_id: UUID | str) -> DeliveryOutcome:
     """Send one queued outbound message. Returns what happened: `sent`, `skipped` (not queued any more, or gone),
     `failed`, or `retry` with the delay the caller should wait before waking it again."""
     now = timezone.now()
-    claimed = Message.objects.filter(
-        pk=message_id, direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, provider_message_id__isnull=True
-    ).update(status=MessageStatus.SENDING, last_attempt_at=now, updated_at=now, send_attempts=F("send_attempts") + 1)
-    if not claimed:
+    message = _claim(message_id=message_id, now=now)
+    if message is None:
         return DeliveryOutcome("skipped")
-    message = Message.objects.get(pk=message_id)
     max_age = settings.MESSAGE_SENSITIVE_MAX_AGE_SECONDS
     if message.is_sensitive and max_age and message.queued_at and message.queued_at < now - timedelta(seconds=max_age):
         return _fail(message, code="expired", detail="Not sent: the one-time code expired while it waited.")
@@ -269,29 +322,30 @@ def message_sweep(*, limit: int | None = None, now: datetime | None = None) -> S
     outbound = Message.objects.filter(direction=Direction.OUTBOUND, provider_message_id__isnull=True)
     stuck_before = now - timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT_SECONDS)
     with transaction.atomic():
-        stuck = list(
+        stuck = dict(
             outbound.filter(status=MessageStatus.SENDING, last_attempt_at__lt=stuck_before)
             .select_for_update(skip_locked=True)
             .order_by("last_attempt_at")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "purpose")[:limit]
         )
-        recovered = outbound.filter(pk__in=stuck, status=MessageStatus.SENDING).update(
+        recovered = outbound.filter(pk__in=list(stuck), status=MessageStatus.SENDING).update(
             status=MessageStatus.QUEUED,
             error_code=SEND_UNCERTAIN,
             error_message="The worker stopped during the send; checking with the provider before sending again.",
             updated_at=now,
         )
-        due = list(
+        due = dict(
             outbound.filter(status=MessageStatus.QUEUED)
             .filter(_queued_due(now))
-            .exclude(pk__in=stuck)
+            .exclude(pk__in=list(stuck))
             .select_for_update(skip_locked=True)
             .order_by("updated_at")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "purpose")[:limit]
         )
-        outbound.filter(pk__in=due).update(updated_at=now)
-        for message_id in [*stuck, *due]:
-            enqueue_on_commit(message_deliver_task, str(message_id))
+        outbound.filter(pk__in=list(due)).update(updated_at=now)
+        # Each on the queue of its urgency, as message_send published it: a lost OTP does not wait behind bulk work.
+        for message_id, purpose in [*stuck.items(), *due.items()]:
+            enqueue_on_commit(message_deliver_task, str(message_id), urgency=message_urgency(purpose=purpose))
     if recovered or due:
         logger.info("message_sweep", extra={"requeued": len(due), "recovered": recovered})
     return SweepReport(requeued=len(due), recovered=recovered)
@@ -310,9 +364,9 @@ class ReconcileReport:
 def _twilio_backend():
     if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
         return None
-    from ..providers.twilio import TwilioSmsBackend
+    from ..providers.twilio import twilio_sms_backend
 
-    return TwilioSmsBackend()
+    return twilio_sms_backend()
 
 
 def message_reconcile(*, message_id: UUID | str) -> bool:

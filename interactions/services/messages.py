@@ -7,6 +7,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,6 +35,12 @@ _STATUS_TIMESTAMP_FIELD: dict[str, str] = {
     MessageStatus.FAILED: "failed_at",
     MessageStatus.RECEIVED: "received_at",
 }
+
+
+def message_urgency(*, purpose: str) -> str:
+    """The urgency of a message's delivery (settings.MESSAGE_URGENCY_BY_PURPOSE): `urgent` for a one-time code, whose
+    customer is waiting for it; `default` for everything else. It picks the queue and so the worker that sends it."""
+    return settings.MESSAGE_URGENCY_BY_PURPOSE.get(purpose, "default")
 
 
 @dataclass(frozen=True)
@@ -302,7 +309,7 @@ def message_send(
                     "purpose": purpose,
                 },
             )
-        enqueue_on_commit(message_deliver_task, str(message.pk))
+        enqueue_on_commit(message_deliver_task, str(message.pk), urgency=message_urgency(purpose=purpose))
     return message
 
 

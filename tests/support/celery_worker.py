@@ -38,9 +38,21 @@ class CeleryWorker:
     """`celery -A contactcenter worker` in a subprocess, with the test settings, the test database and `env`."""
 
     def __init__(
-        self, *, env: dict | None = None, queue: str | None = None, concurrency: int = 1, pool: str = "prefork"
+        self,
+        *,
+        env: dict | None = None,
+        queue: str | None = None,
+        concurrency: int = 1,
+        pool: str = "prefork",
+        urgencies: tuple[str, ...] | None = None,
     ):
+        """`queue`: the run's CELERY_QUEUE (every queue name derives from it). `urgencies`: the queues consumed, by
+        urgency (settings.CELERY_URGENCY_QUEUES); None: all of them, as `make worker` does."""
         self.queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
+        self.urgencies = urgencies or tuple(settings.CELERY_URGENCY_QUEUES)
+        # The names the worker derives from its CELERY_QUEUE, as the settings derive them from the run's.
+        prefix = settings.CELERY_TASK_DEFAULT_QUEUE
+        self.queues = [self.queue + settings.CELERY_URGENCY_QUEUES[u][len(prefix) :] for u in self.urgencies]
         self.env = dict(env or {})
         self.concurrency = concurrency
         self.pool = pool
@@ -63,7 +75,7 @@ class CeleryWorker:
         env.update({key: str(value) for key, value in self.env.items()})
         command = [
             sys.executable, "-m", "celery", "-A", "contactcenter", "worker",
-            "-Q", self.queue, "-P", self.pool, "-c", str(self.concurrency),
+            "-Q", ",".join(self.queues), "-P", self.pool, "-c", str(self.concurrency),
             "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
             "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
         ]  # fmt: skip

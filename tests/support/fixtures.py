@@ -52,12 +52,20 @@ def whatsapp_via_fake_builderbot(settings, fake_builderbot):
 def celery_worker_factory(transactional_db):
     """Start real Celery workers (subprocesses) on this run's queue, Redis database and test database:
     `worker = celery_worker_factory(env={"SMS_BACKEND": "auto", ...})`. The queue is purged first; every worker is
-    stopped at teardown. Needs PostgreSQL and Redis (mark the test `postgres`, `redis` and `slow`)."""
+    stopped at teardown. `urgencies=("urgent",)` starts one that consumes the urgent queue alone (default: every
+    queue). Needs PostgreSQL and Redis (mark the test `postgres`, `redis` and `slow`)."""
     workers: list[CeleryWorker] = []
-    purge_queue(django_settings.CELERY_TASK_DEFAULT_QUEUE)
+    for queue in django_settings.CELERY_URGENCY_QUEUES.values():
+        purge_queue(queue)
 
-    def start(*, env: dict | None = None, concurrency: int = 1, pool: str = "prefork") -> CeleryWorker:
-        worker = CeleryWorker(env=env, concurrency=concurrency, pool=pool)
+    def start(
+        *,
+        env: dict | None = None,
+        concurrency: int = 1,
+        pool: str = "prefork",
+        urgencies: tuple[str, ...] | None = None,
+    ) -> CeleryWorker:
+        worker = CeleryWorker(env=env, concurrency=concurrency, pool=pool, urgencies=urgencies)
         workers.append(worker)
         return worker.start()
 

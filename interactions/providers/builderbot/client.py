@@ -1,8 +1,10 @@
 """Sending WhatsApp messages through BuilderBot Cloud's HTTP API (`POST {BUILDERBOT_API_URL}/api/v2/{project}/messages`,
-header `x-api-builderbot`). The answer's body is not documented: 200 or 201 is success, whatever the body says."""
+header `x-api-builderbot`). The answer's body is not documented: 200 or 201 is success, whatever the body says.
+Each thread keeps one `requests.Session`, so a worker thread reuses its connection to BuilderBot across messages."""
 
 import logging
 import re
+import threading
 
 import requests
 from django.conf import settings
@@ -16,6 +18,7 @@ from ..base import (
     SendResult,
     TransientSendError,
     UncertainSendError,
+    environment_read_once,
     request_never_sent,
 )
 from ..twilio.errors import retry_after_seconds
@@ -24,6 +27,16 @@ logger = logging.getLogger(__name__)
 
 # Keys under which a send answer might name the message it created (undocumented; read defensively).
 _ID_KEYS = ("messageId", "message_id", "id")
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's HTTP session (its pooled connections are kept alive between sends), new when the URL changes."""
+    session = getattr(_local, "session", None)
+    if session is None or getattr(_local, "url", None) != settings.BUILDERBOT_API_URL:
+        session = environment_read_once(requests.Session(), settings.BUILDERBOT_API_URL)
+        _local.session, _local.url = session, settings.BUILDERBOT_API_URL
+    return session
 
 
 def builderbot_number(e164: str, address: str = "") -> str:
@@ -66,7 +79,9 @@ class BuilderBotWhatsAppBackend(SendBackend):
         }
         headers = {"x-api-builderbot": settings.BUILDERBOT_API_KEY, "Accept": "application/json"}
         try:
-            response = requests.post(url, json=payload, headers=headers, timeout=settings.MESSAGE_SEND_TIMEOUT_SECONDS)
+            response = _session().post(
+                url, json=payload, headers=headers, timeout=settings.MESSAGE_SEND_TIMEOUT_SECONDS
+            )
         except requests.RequestException as exc:
             error_class = TransientSendError if request_never_sent(exc) else UncertainSendError
             raise error_class(f"{type(exc).__name__} talking to BuilderBot", code="network") from exc

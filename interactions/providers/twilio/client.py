@@ -3,9 +3,13 @@
 `TWILIO_API_BASE_URL` points the library at another host (a local fake in tests and the simulator): the library
 still builds Twilio's real paths (`/2010-04-01/Accounts/{sid}/Messages.json`), and our HTTP client swaps only the
 scheme and host. The same client keeps the last raw response, so every error body shape and `Retry-After` can be read.
+
+One backend per thread (`twilio_sms_backend`): its HTTP session keeps its connection to Twilio open from one message
+to the next (no TCP and TLS handshake per SMS), and the last raw response it keeps is the thread's own.
 """
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -25,6 +29,7 @@ from ..base import (
     SendResult,
     TransientSendError,
     UncertainSendError,
+    environment_read_once,
     request_never_sent,
 )
 from .errors import retry_after_seconds, twilio_error_is_retryable, twilio_error_parse
@@ -59,6 +64,7 @@ class _TwilioHttpClient(TwilioHttpClient):
         super().__init__(timeout=timeout, logger=logger)
         self.base_url = base_url
         self.last_response = None
+        environment_read_once(self.session, base_url or "https://api.twilio.com")
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, **kwargs):
         self.last_response = None
@@ -78,6 +84,29 @@ class _TwilioHttpClient(TwilioHttpClient):
         logger.debug("twilio_response", extra={"http_status": status_code})
 
 
+_local = threading.local()
+
+
+def _settings_key() -> tuple:
+    return (
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        settings.TWILIO_API_BASE_URL,
+        settings.MESSAGE_SEND_TIMEOUT_SECONDS,
+    )
+
+
+def twilio_sms_backend() -> "TwilioSmsBackend":
+    """This thread's backend, built once and reused, so its pooled HTTP session keeps the connection to Twilio alive
+    across messages (a worker's pool thread sends many). Built again when the settings it was built from change."""
+    backend = getattr(_local, "backend", None)
+    key = _settings_key()
+    if backend is None or backend.settings_key != key:
+        backend = TwilioSmsBackend()
+        _local.backend = backend
+    return backend
+
+
 class TwilioSmsBackend(LookupBackend):
     """SMS through Twilio. Raises PermanentSendError (do not retry), TransientSendError (retry with backoff) or
     UncertainSendError (may have been created: look it up before sending again)."""
@@ -85,6 +114,7 @@ class TwilioSmsBackend(LookupBackend):
     name = "twilio"
 
     def __init__(self):
+        self.settings_key = _settings_key()
         self._http = _TwilioHttpClient(
             base_url=settings.TWILIO_API_BASE_URL, timeout=settings.MESSAGE_SEND_TIMEOUT_SECONDS
         )

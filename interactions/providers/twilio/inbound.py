@@ -68,9 +68,9 @@ class TwilioInbound(InboundProvider):
     def send_backend(self) -> SendBackend | None:
         if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
             return None
-        from .client import TwilioSmsBackend
+        from .client import twilio_sms_backend
 
-        return TwilioSmsBackend()
+        return twilio_sms_backend()
 
     docs = WebhookDocs(
         operation_id="webhooks_twilio_sms_status",
