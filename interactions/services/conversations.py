@@ -1,16 +1,18 @@
 """Interactions as conversations: finding the customer's open one, or opening a new one."""
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from contactcenter.common.db import advisory_xact_lock
 
 from ..models import Channel, Interaction, InteractionStatus
+
+M = TypeVar("M", bound=Model)
 
 # A WhatsApp or SMS exchange with a customer continues the same interaction while it is open and active this recently.
 CONVERSATION_IDLE_TIMEOUT = timedelta(hours=24)
@@ -115,19 +117,24 @@ def _open_interaction_touch(*, channel: str, phone: str, at: datetime, address: 
         if row is None:
             return None
         columns = [column.name for column in cursor.description]
-    return _interaction_from_row(columns, row)
+    return interaction_from_row(columns, row)
 
 
-def _interaction_from_row(columns: list[str], row: tuple) -> Interaction:
-    """A model instance from a row of `RETURNING *` (columns by their database names), as a queryset would build it."""
+def interaction_from_row(columns: list[str], row: tuple) -> Interaction:
+    return model_from_row(Interaction, columns, row)
+
+
+def model_from_row(model: type[M], columns: list[str], row: tuple) -> M:
+    """A model instance from a row of `SELECT *` / `RETURNING *` (columns by their database names), as a queryset would
+    build it (each field's database converter applied: JSON columns come as text)."""
     by_column = dict(zip(columns, row, strict=True))
-    fields = Interaction._meta.concrete_fields
+    fields = model._meta.concrete_fields
     values = []
     for field in fields:
         value = by_column[str(field.column)]
-        converter = getattr(field, "from_db_value", None)  # JSON columns come as text, as the ORM reads them
+        converter = getattr(field, "from_db_value", None)
         values.append(converter(value, None, connection) if converter else value)
-    return Interaction.from_db(connection.alias, [field.attname for field in fields], values)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)
 
 
 def interaction_touch(*, interaction_id: UUID | str, at: datetime | None = None) -> None:
