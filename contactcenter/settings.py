@@ -400,6 +400,14 @@ VOICE_INITIATION_SHARE_CONTEXT = env.bool("VOICE_INITIATION_SHARE_CONTEXT", defa
 WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS = env.int("WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS", default=60)
 WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS", default=120)
 WEBHOOK_EVENTS_SWEEP_BATCH_SIZE = env.int("WEBHOOK_EVENTS_SWEEP_BATCH_SIZE", default=200)
+# The metrics roll-up's deltas (appended by triggers on every counted change) are folded into its counts this often;
+# reads add the pending ones, so a slower fold costs reads a little, never exactness (docs/operations.md).
+METRICS_ROLLUP_FOLD_INTERVAL_SECONDS = env.int("METRICS_ROLLUP_FOLD_INTERVAL_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["metrics-rollup-fold"] = {
+    "task": "metrics.rollup_fold",
+    "schedule": timedelta(seconds=METRICS_ROLLUP_FOLD_INTERVAL_SECONDS),
+    "options": {"expires": METRICS_ROLLUP_FOLD_INTERVAL_SECONDS},
+}
 CELERY_BEAT_SCHEDULE["webhook-events-sweep"] = {
     "task": "webhooks.events_sweep",
     "schedule": timedelta(seconds=WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS),
