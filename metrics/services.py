@@ -16,7 +16,7 @@ FOLD_BATCH = 50_000
 @transaction.atomic
 def metrics_rollup_build(*, zone: str | None = None) -> int:
     """Count every counted row again, in `zone` (default settings.TIME_ZONE), and switch the triggers to that zone.
-    Writers to the counted tables wait for the duration (a SHARE lock; about 15 s for a million interactions).
+    Writers to the counted tables wait for the duration (a SHARE lock; about 9 s for a million interactions).
     Returns the number of count rows."""
     if not metrics_rollup_supported():
         return 0

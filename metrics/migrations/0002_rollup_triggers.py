@@ -1,7 +1,7 @@
 """The roll-up's triggers and its first build (PostgreSQL only; elsewhere the selectors count live).
 
 The build counts every existing row with the counted tables locked against writes (SHARE): on a million
-interactions it takes about 15 s (see docs/operations.md, "Metrics roll-up")."""
+interactions it takes about 9 s (see docs/operations.md, "Metrics roll-up")."""
 
 from django.conf import settings
 from django.db import migrations

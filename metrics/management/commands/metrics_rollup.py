@@ -12,7 +12,7 @@ class Command(BaseCommand):
         "The metrics roll-up (PostgreSQL): --check compares it with a fresh count of every row (read-only, the "
         "default), --fold moves pending deltas into the counts, --build counts everything again in TIME_ZONE (after "
         "a change of TIME_ZONE; as DATABASE_OWNER_URL's role when set; writers to the counted tables wait meanwhile, "
-        "about 15 s per million interactions). "
+        "about 10 s per million interactions). "
         "Ends with a summary line."
     )
 
