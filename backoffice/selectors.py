@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -14,6 +14,8 @@ from audit.models import AuditLog
 from contactcenter.common.masking import phones_mask
 from contactcenter.common.pii import phone_mask
 from interactions.models import CallDetail, Direction, Interaction, Message, MessageStatus
+from metrics.models import RollupKind
+from metrics.selectors import metrics_rollup_usable, rollup_counts
 from otp.models import OtpChallenge, OtpStatus
 from webhooks.models import EventStatus, InteractionEvent
 
@@ -194,13 +196,96 @@ class DashboardData:
     stuck_before: datetime
 
 
-def dashboard_data(*, days: int = 14, now: datetime | None = None) -> DashboardData:
-    """Numbers for the dashboard over the last `days` days. Each is one grouped query over an indexed time range."""
-    now = now or timezone.now()
+def _dashboard_days(days: int, now: datetime) -> tuple[date, datetime, list[date]]:
     today = timezone.localdate(now)
     first_day = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first_day, datetime.min.time()))
-    day_list = [first_day + timedelta(days=i) for i in range(days)]
+    return first_day, since, [first_day + timedelta(days=i) for i in range(days)]
+
+
+def _sms_funnel(sms_counts: dict[str, int]) -> list[tuple[str, int]]:
+    reached_sent = sum(sms_counts.get(s, 0) for s in ("sent", "delivered", "read", "undelivered"))
+    delivered = sum(sms_counts.get(s, 0) for s in ("delivered", "read"))
+    failed = sms_counts.get("failed", 0) + sms_counts.get("undelivered", 0)
+    return [
+        ("queued", sum(sms_counts.values())),
+        ("sent", reached_sent),
+        ("delivered", delivered),
+        ("failed", failed),
+    ]
+
+
+def _stuck_messages(stuck_before: datetime) -> int:
+    """Live, whatever the roll-up: it depends on now (index message_status_idx; few rows are queued or sending)."""
+    return Message.objects.filter(
+        status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], updated_at__lt=stuck_before
+    ).count()
+
+
+def dashboard_data(*, days: int = 14, now: datetime | None = None) -> DashboardData:
+    """Numbers for the dashboard over the last `days` days, from the metrics roll-up when it is usable (a few small
+    queries whatever the traffic), else counted live (`dashboard_data_recount`). The same numbers either way."""
+    if not metrics_rollup_usable():
+        return dashboard_data_recount(days=days, now=now)
+    now = now or timezone.now()
+    first_day, _since, day_list = _dashboard_days(days, now)
+    index = {day: i for i, day in enumerate(day_list)}
+
+    per_channel: dict[str, list[int]] = {}
+    for (day, channel), count in rollup_counts(
+        kind=RollupKind.INTERACTION, group_by=("day", "d1"), first_day=first_day
+    ).items():
+        series = per_channel.setdefault(channel, [0] * days)
+        if day in index:
+            series[index[day]] += count
+
+    sms_counts = {
+        status: count
+        for (status,), count in rollup_counts(
+            kind=RollupKind.MESSAGE, group_by=("d2",), first_day=first_day, d1="sms"
+        ).items()
+    }
+
+    otp_by_day: dict[date, list[int]] = {}
+    failed_otp_deliveries = 0
+    for (day, status), count in rollup_counts(kind=RollupKind.OTP, group_by=("day", "d1")).items():
+        if status == OtpStatus.FAILED:
+            failed_otp_deliveries += count
+        if day >= first_day:
+            counts = otp_by_day.setdefault(day, [0, 0])
+            counts[1] += count
+            if status == OtpStatus.APPROVED:
+                counts[0] += count
+    otp_per_day = [(day, *otp_by_day.get(day, (0, 0))) for day in day_list]
+
+    failures_by_day: dict[date, int] = {}
+    failed_events = 0
+    for (day,), count in rollup_counts(kind=RollupKind.WEBHOOK, group_by=("day",), d2=EventStatus.FAILED).items():
+        failed_events += count
+        if day >= first_day:
+            failures_by_day[day] = count
+
+    stuck_before = now - STUCK_AFTER
+    return DashboardData(
+        days=day_list,
+        per_channel_per_day=per_channel,
+        sms_funnel=_sms_funnel(sms_counts),
+        otp_total=sum(total for _day, _approved, total in otp_per_day),
+        otp_approved=sum(approved for _day, approved, _total in otp_per_day),
+        otp_per_day=otp_per_day,
+        webhook_failures_per_day=[(day, failures_by_day.get(day, 0)) for day in day_list],
+        failed_events=failed_events,
+        stuck_messages=_stuck_messages(stuck_before),
+        failed_otp_deliveries=failed_otp_deliveries,
+        stuck_before=stuck_before,
+    )
+
+
+def dashboard_data_recount(*, days: int = 14, now: datetime | None = None) -> DashboardData:
+    """The dashboard's numbers counted from the rows themselves: each one grouped query over an indexed time range
+    (the reference the roll-up is checked against, and the way on databases without it)."""
+    now = now or timezone.now()
+    _first_day, since, day_list = _dashboard_days(days, now)
 
     per_channel: dict[str, list[int]] = {}
     rows = (
@@ -223,16 +308,6 @@ def dashboard_data(*, days: int = 14, now: datetime | None = None) -> DashboardD
         .order_by()
         .values_list("status", "n")
     )
-    reached_sent = sum(sms_counts.get(s, 0) for s in ("sent", "delivered", "read", "undelivered"))
-    delivered = sum(sms_counts.get(s, 0) for s in ("delivered", "read"))
-    failed = sms_counts.get("failed", 0) + sms_counts.get("undelivered", 0)
-    sms_funnel = [
-        ("queued", sum(sms_counts.values())),
-        ("sent", reached_sent),
-        ("delivered", delivered),
-        ("failed", failed),
-    ]
-
     otp_rows = (
         OtpChallenge.objects.filter(created_at__gte=since)
         .annotate(day=TruncDate("created_at"))
@@ -256,15 +331,13 @@ def dashboard_data(*, days: int = 14, now: datetime | None = None) -> DashboardD
     return DashboardData(
         days=day_list,
         per_channel_per_day=per_channel,
-        sms_funnel=sms_funnel,
+        sms_funnel=_sms_funnel(sms_counts),
         otp_total=sum(total for _day, _approved, total in otp_per_day),
         otp_approved=sum(approved for _day, approved, _total in otp_per_day),
         otp_per_day=otp_per_day,
         webhook_failures_per_day=[(day, failures_by_day.get(day, 0)) for day in day_list],
         failed_events=InteractionEvent.objects.filter(status=EventStatus.FAILED).count(),
-        stuck_messages=Message.objects.filter(
-            status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], updated_at__lt=stuck_before
-        ).count(),
+        stuck_messages=_stuck_messages(stuck_before),
         failed_otp_deliveries=OtpChallenge.objects.filter(status=OtpStatus.FAILED).count(),
         stuck_before=stuck_before,
     )

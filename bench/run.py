@@ -717,11 +717,13 @@ def bench_reads(web_url: str, env: dict, quick: bool) -> None:
     auth = {"Authorization": f"Api-Key {key}"}
     session = requests.Session()
 
-    def measure(name: str, url: str, n: int = 200, headers: dict | None = None, client=None) -> None:
+    def measure(name: str, url: str, n: int = 200, headers: dict | None = None, client=None, before=None) -> None:
         client = client or session
         latencies = []
         statuses: dict[int, int] = {}
         for _ in range(n):
+            if before:
+                before()
             started = time.perf_counter()
             response = client.get(url, headers=headers or auth, timeout=30)
             latencies.append((time.perf_counter() - started) * 1000)
@@ -787,6 +789,20 @@ def bench_reads(web_url: str, env: dict, quick: bool) -> None:
         n=50,
         headers={},
         client=admin,
+    )
+    # The dashboard as supervisors see it (its numbers cached for a minute), and computed on every request.
+    from django.core.cache import cache
+
+    from backoffice.views import DASHBOARD_CACHE_KEY
+
+    measure("admin_dashboard", f"{web_url}/admin/dashboard/", n=50, headers={}, client=admin)
+    measure(
+        "admin_dashboard_uncached",
+        f"{web_url}/admin/dashboard/",
+        n=50,
+        headers={},
+        client=admin,
+        before=lambda: cache.delete(DASHBOARD_CACHE_KEY),
     )
 
 

@@ -415,6 +415,14 @@ WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_EVENTS_SWEEP_AFTER_SECONDS
 # Delivery counters are added up in each process and written to Redis at most this often (0: at every delivery).
 WEBHOOK_COUNTERS_FLUSH_SECONDS = env.float("WEBHOOK_COUNTERS_FLUSH_SECONDS", default=1.0)
 WEBHOOK_EVENTS_SWEEP_BATCH_SIZE = env.int("WEBHOOK_EVENTS_SWEEP_BATCH_SIZE", default=200)
+# The metrics roll-up's deltas (appended by triggers on every counted change) are folded into its counts this often;
+# reads add the pending ones, so a slower fold costs reads a little, never exactness (docs/operations.md).
+METRICS_ROLLUP_FOLD_INTERVAL_SECONDS = env.int("METRICS_ROLLUP_FOLD_INTERVAL_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["metrics-rollup-fold"] = {
+    "task": "metrics.rollup_fold",
+    "schedule": timedelta(seconds=METRICS_ROLLUP_FOLD_INTERVAL_SECONDS),
+    "options": {"expires": METRICS_ROLLUP_FOLD_INTERVAL_SECONDS},
+}
 CELERY_BEAT_SCHEDULE["webhook-events-sweep"] = {
     "task": "webhooks.events_sweep",
     "schedule": timedelta(seconds=WEBHOOK_EVENTS_SWEEP_INTERVAL_SECONDS),

@@ -1,5 +1,7 @@
-"""The metrics, computed in the database: a handful of aggregate queries over indexed time ranges, whatever the size
-of the tables. Definitions (also in docs/api.md, "Metrics"):
+"""The metrics. On PostgreSQL they are read from the roll-up (metrics/rollup_sql.py: counts per day kept exact by
+triggers, a few hundred rows per day whatever the traffic); elsewhere, or when the roll-up counts days in another zone,
+they are counted from the rows (`metrics_summary_recount`, `metrics_daily_recount`: the reference the roll-up is
+tested against). The numbers are the same either way. Definitions (also in docs/api.md, "Metrics"):
 
 Window. `date_from` and `date_to` are calendar days in TIME_ZONE, both included. Each record counts on the day it
 was created: interactions by `created_at`, messages by `created_at`, OTP challenges by `created_at`, webhook
@@ -29,6 +31,7 @@ deliveries by `received_at`. An optional `channel` narrows every measure that be
 Every rate is null when its denominator is zero. Percentiles are null on databases other than PostgreSQL.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -56,6 +59,9 @@ from interactions.models import Channel, Direction, Interaction, Message, Messag
 from interactions.providers.registry import provider_for_channel
 from otp.models import OtpChallenge, OtpStatus
 from webhooks.models import EventStatus, InteractionEvent
+
+from . import rollup_sql
+from .models import RollupKind
 
 DELIVERED = (MessageStatus.DELIVERED, MessageStatus.READ)
 FAILED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
@@ -164,8 +170,10 @@ def _time_to_delivered():
     )
 
 
-def metrics_summary(*, window: MetricsWindow) -> dict:
-    """The summary of the window (see the module docstring for the definitions). Six queries."""
+def metrics_summary_recount(*, window: MetricsWindow) -> dict:
+    """The summary of the window counted from the rows themselves (see the module docstring for the definitions).
+    Six queries over every row of the window: the reference the roll-up is checked against, and the way on
+    databases without it."""
     by_channel: dict[str, int] = {}
     by_status: dict[str, int] = {}
     pairs = []
@@ -262,8 +270,9 @@ def _per_day(queryset: QuerySet, field: str, **aggregates: Aggregate) -> dict[da
     return {row["day"]: row for row in rows}
 
 
-def metrics_daily(*, window: MetricsWindow) -> list[dict]:
-    """One row per day of the window (see the module docstring). Five queries, whatever the number of days."""
+def metrics_daily_recount(*, window: MetricsWindow) -> list[dict]:
+    """One row per day of the window (see the module docstring), counted from the rows themselves. Five queries over
+    every row of the window, whatever the number of days."""
     interactions = _per_day(_interactions(window), "created_at", count=Count("pk"))
     calls = (
         _per_day(
@@ -324,3 +333,326 @@ def metrics_daily(*, window: MetricsWindow) -> list[dict]:
             }
         )
     return series
+
+
+# --- The roll-up ------------------------------------------------------------------------------------------------
+# The same numbers from metrics_metricscount + metrics_metricsdelta (see metrics/rollup_sql.py): a few hundred rows
+# per day whatever the traffic, instead of every row of the window. Exact: the triggers count every change of every
+# counted row, whatever the writer; the percentiles are taken over histograms of the exact values (call durations
+# are whole seconds, times to delivered whole microseconds, the resolution of the columns), with PostgreSQL's own
+# percentile_cont arithmetic (see _percentile_cont).
+
+
+def metrics_rollup_supported() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def metrics_rollup_zone() -> str | None:
+    """The time zone the roll-up counts days in, or None when it is off (not built, or not PostgreSQL)."""
+    if not metrics_rollup_supported():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT metrics_rollup_zone()")
+        return cursor.fetchone()[0]
+
+
+def metrics_rollup_usable() -> bool:
+    """The roll-up is built and counts days in the zone the caller counts in (TIME_ZONE changed since the build: no,
+    until `manage.py metrics_rollup --build`)."""
+    zone = metrics_rollup_zone()
+    return zone is not None and zone == timezone.get_current_timezone_name()
+
+
+def _rollup_source(
+    kind: str,
+    *,
+    first_day: date | None = None,
+    last_day: date | None = None,
+    d1: str | list[str] | None = None,
+    d2: str | list[str] | None = None,
+) -> tuple[str, list[Any]]:
+    """The counted rows of one kind (folded counts and pending deltas), as a subquery `x(day, d1, d2, d3, value, n)`
+    and its parameters. d1 and d2 narrow to a value or a list of values."""
+    conditions: list[str] = ["kind = %s"]
+    params: list[Any] = [kind]
+    for condition, wanted in (("day >= %s", first_day), ("day <= %s", last_day), ("d1", d1), ("d2", d2)):
+        if wanted is None:
+            continue
+        if condition in ("d1", "d2"):
+            conditions.append(f"{condition} = ANY(%s)" if isinstance(wanted, list) else f"{condition} = %s")
+        else:
+            conditions.append(condition)
+        params.append(wanted)
+    where = " AND ".join(conditions)
+    columns = "day, d1, d2, d3, value, n"
+    sql = (
+        f"(SELECT {columns} FROM {rollup_sql.COUNT} WHERE {where} "  # noqa: S608
+        f"UNION ALL SELECT {columns} FROM {rollup_sql.DELTA} WHERE {where}) x"
+    )
+    return sql, params + params
+
+
+def _fetch(sql: str, params: list | dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def rollup_counts(
+    *,
+    kind: str,
+    group_by: tuple[str, ...],
+    first_day: date | None = None,
+    last_day: date | None = None,
+    d1: str | list[str] | None = None,
+    d2: str | list[str] | None = None,
+) -> dict[tuple, int]:
+    """Counted rows of one kind per key (`group_by` among day, d1, d2, d3, value), keys with nothing left out.
+    See metrics/rollup_sql.py for what d1..d3 hold per kind. Only when metrics_rollup_usable()."""
+    source, params = _rollup_source(kind, first_day=first_day, last_day=last_day, d1=d1, d2=d2)
+    columns = ", ".join(group_by)
+    rows = _fetch(f"SELECT {columns}, sum(n) FROM {source} GROUP BY {columns} HAVING sum(n) <> 0", params)  # noqa: S608
+    return {tuple(row[:-1]): int(row[-1]) for row in rows}
+
+
+@dataclass(frozen=True)
+class _Histogram:
+    count: int
+    mean: Decimal | None  # sum / count, PostgreSQL numeric division (what avg() returns)
+    lower: int | None  # the values at the two ranks percentile_cont interpolates between
+    upper: int | None
+
+
+def _histogram(kind: str, window: MetricsWindow, percentile: float, d1: str | None = None) -> _Histogram:
+    """Count, mean and the two values around a percentile of a histogram kind (call, delivery) over the window."""
+    source, params = _rollup_source(kind, first_day=window.date_from, last_day=window.date_to, d1=d1)
+    sql = f"""
+        WITH h AS (SELECT value, sum(n) AS n FROM {source} GROUP BY value HAVING sum(n) <> 0),
+        t AS (SELECT coalesce(sum(n), 0) AS total, sum(value * n) AS total_value FROM h),
+        c AS (SELECT value, sum(n) OVER (ORDER BY value) AS cumulative FROM h)
+        SELECT t.total, t.total_value / nullif(t.total, 0),
+            (SELECT min(value) FROM c WHERE cumulative > floor(%s::float8 * (t.total - 1)::float8)),
+            (SELECT min(value) FROM c WHERE cumulative > ceil(%s::float8 * (t.total - 1)::float8))
+        FROM t"""  # noqa: S608
+    ((total, mean, lower, upper),) = _fetch(sql, [*params, percentile, percentile])
+    return _Histogram(int(total), mean, lower, upper)
+
+
+def _percentile_cont(histogram: _Histogram, percentile: float) -> float | None:
+    """PostgreSQL's percentile_cont over float8 (src/backend/utils/adt/orderedsetaggs.c), step by step in the same
+    double arithmetic: rows floor and ceil of p * (n - 1) (0-based), then lo + (p * (n - 1) - first) * (hi - lo)."""
+    if not histogram.count or histogram.lower is None or histogram.upper is None:
+        return None
+    position = percentile * (histogram.count - 1)
+    first = math.floor(position)
+    if math.ceil(position) == first:
+        return float(histogram.lower)
+    low, high = float(histogram.lower), float(histogram.upper)
+    return low + ((position - first) * (high - low))
+
+
+def _median_interval(histogram: _Histogram) -> timedelta | None:
+    """percentile_cont(0.5) over intervals of whole microseconds: the middle value, or for an even count
+    lo + (hi - lo) * 0.5 with the half microsecond rounded to even (interval_mul's rint)."""
+    if not histogram.count or histogram.lower is None or histogram.upper is None:
+        return None
+    if histogram.count % 2 == 1:
+        return timedelta(microseconds=histogram.lower)
+    return timedelta(microseconds=histogram.lower + round((histogram.upper - histogram.lower) / 2))
+
+
+def _metrics_summary_rollup(*, window: MetricsWindow) -> dict:
+    first_day, last_day = window.date_from, window.date_to
+    source, params = _rollup_source(RollupKind.INTERACTION, first_day=first_day, last_day=last_day, d1=window.channel)
+    pairs = [
+        {"channel": row_channel, "status": status, "count": int(count)}
+        for row_channel, status, count in _fetch(
+            f"SELECT d1, d2, sum(n) FROM {source} GROUP BY d1, d2 HAVING sum(n) <> 0 ORDER BY d1, d2",  # noqa: S608
+            params,
+        )
+    ]
+    by_channel: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    for pair in pairs:
+        by_channel[pair["channel"]] = by_channel.get(pair["channel"], 0) + pair["count"]
+        by_status[pair["status"]] = by_status.get(pair["status"], 0) + pair["count"]
+
+    calls = None
+    if window.wants(Channel.CALL):
+        durations = _histogram(RollupKind.CALL, window, 0.9)
+        calls = {
+            "count": durations.count,
+            "avg_duration_seconds": _seconds(durations.mean),
+            "p90_duration_seconds": _seconds(_percentile_cont(durations, 0.9)),
+        }
+
+    messages = None
+    if window.wants(Channel.SMS, Channel.WHATSAPP):
+        message_channel = window.message_channel
+        by_message_status = {
+            key[0]: count
+            for key, count in rollup_counts(
+                kind=RollupKind.MESSAGE, group_by=("d2",), first_day=first_day, last_day=last_day, d1=message_channel
+            ).items()
+        }
+        outbound = sum(by_message_status.values())
+        delivered = sum(by_message_status.get(status, 0) for status in DELIVERED)
+        failed = sum(by_message_status.get(status, 0) for status in FAILED)
+        source, params = _rollup_source(
+            RollupKind.MESSAGE, first_day=first_day, last_day=last_day, d1=message_channel, d2=list(FAILED)
+        )
+        failures = _fetch(
+            f"SELECT d3, sum(n) FROM {source} GROUP BY d3 HAVING sum(n) <> 0 ORDER BY sum(n) DESC, d3",  # noqa: S608
+            params,
+        )
+        messages = {
+            "channel": message_channel,
+            "outbound": outbound,
+            "delivered": delivered,
+            "failed": failed,
+            "in_flight": outbound - delivered - failed,
+            "delivery_rate": _rate(delivered, delivered + failed),
+            "median_seconds_to_delivered": _seconds(
+                _median_interval(_histogram(RollupKind.DELIVERY, window, 0.5, d1=message_channel))
+            ),
+            "failures_by_error_code": [
+                {"error_code": error_code or "unknown", "count": int(count)} for error_code, count in failures
+            ],
+        }
+
+    otp = None
+    if window.wants(Channel.SMS):
+        challenges = rollup_counts(kind=RollupKind.OTP, group_by=("d1", "d2"), first_day=first_day, last_day=last_day)
+        by_otp_status = {status: 0 for status in OtpStatus.values}
+        for (status, _attempted), count in challenges.items():
+            by_otp_status[status] = by_otp_status.get(status, 0) + count
+        issued = sum(by_otp_status.values())
+        # Pending past expiry depends on now: those few are counted live (index otp_status_expiry_idx).
+        pending_abandoned = _otp_challenges(window).filter(
+            status=OtpStatus.PENDING, attempts=0, expires_at__lt=timezone.now()
+        )
+        abandoned = challenges.get((OtpStatus.EXPIRED, "0"), 0) + pending_abandoned.count()
+        approved = by_otp_status[OtpStatus.APPROVED]
+        otp = {
+            "issued": issued,
+            "approved": approved,
+            "abandoned": abandoned,
+            "approval_rate": _rate(approved, issued),
+            "abandonment_rate": _rate(abandoned, issued),
+            "by_status": {status: by_otp_status[status] for status in OtpStatus.values},
+        }
+
+    provider = _provider_for(window.channel) if window.channel else None
+    events = rollup_counts(
+        kind=RollupKind.WEBHOOK, group_by=("d2",), first_day=first_day, last_day=last_day, d1=provider
+    )
+    total = sum(events.values())
+    failed_events = events.get((EventStatus.FAILED,), 0)
+    webhooks = {"total": total, "failed": failed_events, "failure_rate": _rate(failed_events, total)}
+
+    return {
+        "date_from": window.date_from,
+        "date_to": window.date_to,
+        "channel": window.channel,
+        "interactions": {
+            "total": sum(by_channel.values()),
+            "by_channel": by_channel,
+            "by_status": by_status,
+            "by_channel_and_status": pairs,
+        },
+        "calls": calls,
+        "messages": messages,
+        "otp": otp,
+        "webhooks": webhooks,
+    }
+
+
+def _per_day_rollup(kind: str, window: MetricsWindow, aggregates: str, d1: str | None = None) -> dict[date, tuple]:
+    source, params = _rollup_source(kind, first_day=window.date_from, last_day=window.date_to, d1=d1)
+    rows = _fetch(f"SELECT day, {aggregates} FROM {source} GROUP BY day", params)  # noqa: S608
+    return {row[0]: row[1:] for row in rows}
+
+
+def _in(statuses: tuple[str, ...]) -> str:
+    return "(" + ", ".join("'" + str(status) + "'" for status in statuses) + ")"
+
+
+def _metrics_daily_rollup(*, window: MetricsWindow) -> list[dict]:
+    interactions = _per_day_rollup(RollupKind.INTERACTION, window, "sum(n)", d1=window.channel)
+    calls = (
+        _per_day_rollup(RollupKind.CALL, window, "sum(value * n) / nullif(sum(n), 0)")
+        if window.wants(Channel.CALL)
+        else {}
+    )
+    wants_sms = window.wants(Channel.SMS)
+    sms = (
+        _per_day_rollup(
+            RollupKind.MESSAGE,
+            window,
+            f"sum(n), coalesce(sum(n) FILTER (WHERE d2 IN {_in(DELIVERED)}), 0), "
+            f"coalesce(sum(n) FILTER (WHERE d2 IN {_in(FAILED)}), 0)",
+            d1=Channel.SMS,
+        )
+        if wants_sms
+        else {}
+    )
+    otp = (
+        _per_day_rollup(
+            RollupKind.OTP, window, f"sum(n), coalesce(sum(n) FILTER (WHERE d1 = '{OtpStatus.APPROVED}'), 0)"
+        )
+        if wants_sms
+        else {}
+    )
+    events = _per_day_rollup(
+        RollupKind.WEBHOOK,
+        window,
+        f"sum(n), coalesce(sum(n) FILTER (WHERE d2 = '{EventStatus.FAILED}'), 0)",
+        d1=_provider_for(window.channel) if window.channel else None,
+    )
+    series = []
+    for day in window.days():
+        sent, sms_delivered, sms_failed = (int(v) for v in sms.get(day, (0, 0, 0)))
+        otp_sent, otp_verified = (int(v) for v in otp.get(day, (0, 0)))
+        event_total, event_failed = (int(v) for v in events.get(day, (0, 0)))
+        series.append(
+            {
+                "date": day,
+                "interactions": int(interactions.get(day, (0,))[0]),
+                "calls_avg_duration_seconds": _seconds(calls.get(day, (None,))[0]),
+                "sms_sent": sent,
+                "sms_delivered": sms_delivered,
+                "sms_failed": sms_failed,
+                "sms_delivery_rate": _rate(sms_delivered, sms_delivered + sms_failed),
+                "otp_sent": otp_sent,
+                "otp_verified": otp_verified,
+                "otp_verified_ratio": _rate(otp_verified, otp_sent),
+                "webhook_events": event_total,
+                "webhook_failed": event_failed,
+                "webhook_failure_rate": _rate(event_failed, event_total),
+            }
+        )
+    return series
+
+
+def metrics_summary(*, window: MetricsWindow) -> dict:
+    """The summary of the window (see the module docstring for the definitions): from the roll-up when it is usable
+    (about ten small queries, a few hundred rows per day of the window), else counted live."""
+    if metrics_rollup_usable():
+        return _metrics_summary_rollup(window=window)
+    return metrics_summary_recount(window=window)
+
+
+def metrics_daily(*, window: MetricsWindow) -> list[dict]:
+    """One row per day of the window (see the module docstring): from the roll-up when usable, else counted live."""
+    if metrics_rollup_usable():
+        return _metrics_daily_rollup(window=window)
+    return metrics_daily_recount(window=window)
+
+
+def metrics_rollup_differences(*, limit: int = 100) -> list[tuple]:
+    """Where the roll-up and a fresh count of every row disagree: (kind, day, d1, d2, d3, value, fresh, kept).
+    Empty when it is exact. Reads every counted row (seconds at a million interactions): for tests and operators."""
+    zone = metrics_rollup_zone()
+    if zone is None:
+        return []
+    return _fetch(rollup_sql.check_sql(), {"zone": zone, "limit": limit})
