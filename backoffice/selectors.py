@@ -265,19 +265,15 @@ def dashboard_data(*, days: int = 14, now: datetime | None = None) -> DashboardD
         if day >= first_day:
             failures_by_day[day] = count
 
-    stuck_before = now - STUCK_AFTER
-    return DashboardData(
-        days=day_list,
-        per_channel_per_day=per_channel,
-        sms_funnel=_sms_funnel(sms_counts),
-        otp_total=sum(total for _day, _approved, total in otp_per_day),
-        otp_approved=sum(approved for _day, approved, _total in otp_per_day),
+    return _dashboard_data(
+        now=now,
+        day_list=day_list,
+        per_channel=per_channel,
+        sms_counts=sms_counts,
         otp_per_day=otp_per_day,
-        webhook_failures_per_day=[(day, failures_by_day.get(day, 0)) for day in day_list],
+        failures_by_day=failures_by_day,
         failed_events=failed_events,
-        stuck_messages=_stuck_messages(stuck_before),
         failed_otp_deliveries=failed_otp_deliveries,
-        stuck_before=stuck_before,
     )
 
 
@@ -327,6 +323,30 @@ def dashboard_data_recount(*, days: int = 14, now: datetime | None = None) -> Da
     )
     failures_by_day = {row["day"]: row["n"] for row in event_rows}
 
+    return _dashboard_data(
+        now=now,
+        day_list=day_list,
+        per_channel=per_channel,
+        sms_counts=sms_counts,
+        otp_per_day=otp_per_day,
+        failures_by_day=failures_by_day,
+        failed_events=InteractionEvent.objects.filter(status=EventStatus.FAILED).count(),
+        failed_otp_deliveries=OtpChallenge.objects.filter(status=OtpStatus.FAILED).count(),
+    )
+
+
+def _dashboard_data(
+    *,
+    now: datetime,
+    day_list: list[date],
+    per_channel: dict[str, list[int]],
+    sms_counts: dict,
+    otp_per_day: list[tuple],
+    failures_by_day: dict[date, int],
+    failed_events: int,
+    failed_otp_deliveries: int,
+) -> DashboardData:
+    """The dashboard from its counts, however they were counted (the roll-up or the rows)."""
     stuck_before = now - STUCK_AFTER
     return DashboardData(
         days=day_list,
@@ -336,8 +356,8 @@ def dashboard_data_recount(*, days: int = 14, now: datetime | None = None) -> Da
         otp_approved=sum(approved for _day, approved, _total in otp_per_day),
         otp_per_day=otp_per_day,
         webhook_failures_per_day=[(day, failures_by_day.get(day, 0)) for day in day_list],
-        failed_events=InteractionEvent.objects.filter(status=EventStatus.FAILED).count(),
+        failed_events=failed_events,
         stuck_messages=_stuck_messages(stuck_before),
-        failed_otp_deliveries=OtpChallenge.objects.filter(status=OtpStatus.FAILED).count(),
+        failed_otp_deliveries=failed_otp_deliveries,
         stuck_before=stuck_before,
     )

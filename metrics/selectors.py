@@ -247,6 +247,30 @@ def metrics_summary_recount(*, window: MetricsWindow) -> dict:
     row = _webhook_events(window).aggregate(total=Count("pk"), failed=Count("pk", filter=Q(status=EventStatus.FAILED)))
     webhooks = {"total": row["total"], "failed": row["failed"], "failure_rate": _rate(row["failed"], row["total"])}
 
+    return _summary(
+        window=window,
+        by_channel=by_channel,
+        by_status=by_status,
+        pairs=pairs,
+        calls=calls,
+        messages=messages,
+        otp=otp,
+        webhooks=webhooks,
+    )
+
+
+def _summary(
+    *,
+    window: MetricsWindow,
+    by_channel: dict[str, int],
+    by_status: dict[str, int],
+    pairs: list,
+    calls: dict | None,
+    messages: dict | None,
+    otp: dict | None,
+    webhooks: dict,
+) -> dict:
+    """The summary's shape (the API's), whichever way its numbers were counted."""
     return {
         "date_from": window.date_from,
         "date_to": window.date_to,
@@ -550,21 +574,16 @@ def _metrics_summary_rollup(*, window: MetricsWindow) -> dict:
     failed_events = events.get((EventStatus.FAILED,), 0)
     webhooks = {"total": total, "failed": failed_events, "failure_rate": _rate(failed_events, total)}
 
-    return {
-        "date_from": window.date_from,
-        "date_to": window.date_to,
-        "channel": window.channel,
-        "interactions": {
-            "total": sum(by_channel.values()),
-            "by_channel": by_channel,
-            "by_status": by_status,
-            "by_channel_and_status": pairs,
-        },
-        "calls": calls,
-        "messages": messages,
-        "otp": otp,
-        "webhooks": webhooks,
-    }
+    return _summary(
+        window=window,
+        by_channel=by_channel,
+        by_status=by_status,
+        pairs=pairs,
+        calls=calls,
+        messages=messages,
+        otp=otp,
+        webhooks=webhooks,
+    )
 
 
 def _per_day_rollup(kind: str, window: MetricsWindow, aggregates: str, d1: str | None = None) -> dict[date, tuple]:
